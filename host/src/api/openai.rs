@@ -1,0 +1,365 @@
+//! OpenAI's `POST /v1/audio/speech`, so that OpenAI's SDKs work by changing `base_url`.
+//!
+//! Validation mirrors OpenAI's schema (`CreateSpeechRequest` has `additionalProperties:
+//! false`), and errors use OpenAI's `{"error":{"message","type","param","code"}}` shape.
+
+use serde_json::{Map, Value, json};
+
+use crate::audio::parse_container;
+use crate::gateway::{InvalidRequest, SpeakError, SpeechRequest, quote};
+use crate::plugin::wit::{AudioContainer, AudioFormat, ProviderError};
+use crate::synthesis::SynthesisError;
+use crate::upstream::UpstreamError;
+
+/// OpenAI's documented bounds for `speed`.
+const MIN_SPEED: f64 = 0.25;
+const MAX_SPEED: f64 = 4.0;
+
+/// The fields of OpenAI's speech request, all of them optional in the schema but `model`,
+/// `input` and `voice`.
+const KNOWN_FIELDS: &[&str] =
+    &["model", "input", "voice", "instructions", "response_format", "speed", "stream_format"];
+
+/// Parses and checks an OpenAI speech request body.
+pub fn parse_speech_request(body: &[u8]) -> Result<SpeechRequest, InvalidRequest> {
+    let text = std::str::from_utf8(body).map_err(|error| {
+        InvalidRequest::new(
+            None,
+            "invalid_json",
+            format!("request body is not valid UTF-8 (invalid byte at offset {})", error.valid_up_to()),
+        )
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|error| {
+        InvalidRequest::new(
+            None,
+            "invalid_json",
+            format!("request body is not valid JSON: {error}; send a JSON object such as {{\"model\":\"tts-1\",\"input\":\"Hello\",\"voice\":\"alloy\"}}"),
+        )
+    })?;
+    let Value::Object(fields) = value else {
+        return Err(InvalidRequest::new(None, "invalid_json", "request body must be a JSON object"));
+    };
+
+    if let Some(unknown) = fields.keys().find(|key| !KNOWN_FIELDS.contains(&key.as_str())) {
+        return Err(InvalidRequest::new(
+            None,
+            "unknown_parameter",
+            format!("unknown parameter `{}`; accepted parameters: {}", quote(unknown), KNOWN_FIELDS.join(", ")),
+        ));
+    }
+
+    let model = required_string(&fields, "model")?;
+    let input = required_string(&fields, "input")?;
+    let voice = parse_voice(&fields)?;
+    let instructions = optional_string(&fields, "instructions")?;
+
+    let container = match optional_string(&fields, "response_format")? {
+        None => AudioContainer::Mp3,
+        Some(name) => parse_openai_format(&name).ok_or_else(|| {
+            InvalidRequest::new(
+                Some("response_format"),
+                "invalid_value",
+                format!("response_format `{}` is not one of mp3, opus, aac, flac, wav, pcm", quote(&name)),
+            )
+        })?,
+    };
+
+    let speed = match fields.get("speed") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(number)) => {
+            let speed = number.as_f64().unwrap_or(f64::NAN);
+            if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
+                return Err(InvalidRequest::new(
+                    Some("speed"),
+                    "invalid_value",
+                    format!("speed {number} is out of range; it must be between {MIN_SPEED} and {MAX_SPEED}"),
+                ));
+            }
+            Some(speed as f32)
+        }
+        Some(other) => return Err(wrong_type("speed", "a number", other)),
+    };
+
+    match optional_string(&fields, "stream_format")?.as_deref() {
+        None | Some("audio") => {}
+        Some("sse") => {
+            return Err(InvalidRequest::new(
+                Some("stream_format"),
+                "unsupported_value",
+                "stream_format `sse` is not supported yet; use `audio` (the default) to stream raw audio",
+            ));
+        }
+        Some(other) => {
+            return Err(InvalidRequest::new(
+                Some("stream_format"),
+                "invalid_value",
+                format!("stream_format `{}` is not one of audio, sse", quote(other)),
+            ));
+        }
+    }
+
+    Ok(SpeechRequest {
+        model: Some(model),
+        voice: Some(voice),
+        text: input,
+        format: openai_format(container),
+        speed,
+        language: None,
+        instructions,
+        timestamps: false,
+        options: None,
+    })
+}
+
+/// The formats OpenAI's API names; the G.711 containers are not among them.
+fn parse_openai_format(name: &str) -> Option<AudioContainer> {
+    parse_container(name).filter(|container| !matches!(container, AudioContainer::Ulaw | AudioContainer::Alaw))
+}
+
+/// OpenAI's PCM and WAV output is 24 kHz 16-bit mono; the other formats leave the rate to
+/// the provider.
+fn openai_format(container: AudioContainer) -> AudioFormat {
+    let sample_rate = match container {
+        AudioContainer::Pcm | AudioContainer::Wav => Some(24_000),
+        _ => None,
+    };
+    AudioFormat { container, sample_rate, bitrate: None }
+}
+
+fn parse_voice(fields: &Map<String, Value>) -> Result<String, InvalidRequest> {
+    match fields.get("voice") {
+        None | Some(Value::Null) => Err(missing("voice")),
+        Some(Value::String(voice)) if voice.is_empty() => Err(missing("voice")),
+        Some(Value::String(voice)) => Ok(voice.clone()),
+        // A custom voice is `{"id": "voice_..."}`.
+        Some(Value::Object(object)) => match object.get("id") {
+            Some(Value::String(id)) if !id.is_empty() => Ok(id.clone()),
+            _ => Err(InvalidRequest::new(
+                Some("voice"),
+                "invalid_type",
+                "voice must be a string or an object with a string `id`",
+            )),
+        },
+        Some(other) => Err(wrong_type("voice", "a string", other)),
+    }
+}
+
+fn required_string(fields: &Map<String, Value>, name: &'static str) -> Result<String, InvalidRequest> {
+    optional_string(fields, name)?.ok_or_else(|| missing(name))
+}
+
+fn optional_string(fields: &Map<String, Value>, name: &'static str) -> Result<Option<String>, InvalidRequest> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(wrong_type(name, "a string", other)),
+    }
+}
+
+fn missing(name: &'static str) -> InvalidRequest {
+    InvalidRequest::new(Some(name), "missing_required_parameter", format!("missing required parameter `{name}`"))
+}
+
+fn wrong_type(name: &'static str, expected: &str, value: &Value) -> InvalidRequest {
+    let found = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    InvalidRequest::new(Some(name), "invalid_type", format!("`{name}` must be {expected}, not {found}"))
+}
+
+/// An error response in OpenAI's shape.
+pub struct ErrorResponse {
+    pub status: u16,
+    pub body: Value,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
+}
+
+pub fn error_response(
+    status: u16,
+    kind: &str,
+    code: &str,
+    param: Option<&str>,
+    message: &str,
+) -> ErrorResponse {
+    let body = json!({
+        "error": { "message": message, "type": kind, "param": param, "code": code }
+    });
+    ErrorResponse { status, body, retry_after: None }
+}
+
+/// Maps a failed speech request onto OpenAI's status codes and error types.
+pub fn speak_error_response(error: &SpeakError) -> ErrorResponse {
+    match error {
+        SpeakError::Invalid(invalid) => {
+            error_response(400, "invalid_request_error", invalid.code, invalid.param, &invalid.message)
+        }
+        SpeakError::Synthesis(error) => synthesis_error_response(error),
+    }
+}
+
+fn synthesis_error_response(error: &SynthesisError) -> ErrorResponse {
+    let message = error.to_string();
+    match error {
+        SynthesisError::Provider { provider, error } => provider_error_response(provider, error),
+        SynthesisError::Plugin { .. } => error_response(500, "server_error", "plugin_failed", None, &message),
+        SynthesisError::Policy { .. } => {
+            error_response(500, "server_error", "plugin_policy_violation", None, &message)
+        }
+        SynthesisError::NotConfigured { .. } => {
+            error_response(503, "server_error", "provider_not_configured", None, &message)
+        }
+        SynthesisError::InvalidAudio { .. } => {
+            error_response(502, "upstream_error", "invalid_upstream_response", None, &message)
+        }
+        SynthesisError::Upstream { error, .. } => match error {
+            UpstreamError::Timeout { .. } => error_response(504, "upstream_error", "upstream_timeout", None, &message),
+            UpstreamError::Connect { .. } => {
+                error_response(503, "upstream_error", "provider_unavailable", None, &message)
+            }
+            UpstreamError::TooLarge { .. } => {
+                error_response(502, "upstream_error", "invalid_upstream_response", None, &message)
+            }
+            UpstreamError::Body { .. } => {
+                error_response(502, "upstream_error", "upstream_connection_failed", None, &message)
+            }
+            UpstreamError::Denied(_) | UpstreamError::InvalidRequest(_) | UpstreamError::Secret(_) => {
+                error_response(500, "server_error", "plugin_policy_violation", None, &message)
+            }
+        },
+    }
+}
+
+fn provider_error_response(provider: &str, error: &ProviderError) -> ErrorResponse {
+    match error {
+        ProviderError::InvalidRequest(message) => error_response(
+            400,
+            "invalid_request_error",
+            "provider_rejected_request",
+            None,
+            &format!("provider {provider} rejected the request: {message}"),
+        ),
+        ProviderError::Unsupported(message) => error_response(
+            400,
+            "invalid_request_error",
+            "unsupported_by_provider",
+            None,
+            &format!("provider {provider} does not support the request: {message}"),
+        ),
+        ProviderError::Unauthorized(message) => error_response(
+            502,
+            "upstream_error",
+            "provider_unauthorized",
+            None,
+            &format!("provider {provider} rejected the gateway's credentials: {message}"),
+        ),
+        ProviderError::QuotaExceeded(message) => error_response(
+            502,
+            "upstream_error",
+            "provider_quota_exceeded",
+            None,
+            &format!("provider {provider} reports the account's quota is exhausted: {message}"),
+        ),
+        ProviderError::RateLimited(limit) => {
+            let mut response = error_response(
+                429,
+                "rate_limit_error",
+                "rate_limited",
+                None,
+                &format!("provider {provider} is rate limiting requests: {}", limit.message),
+            );
+            // Whole seconds, rounded up, as Retry-After requires.
+            response.retry_after = limit.retry_after_ms.map(|ms| ms.div_ceil(1000).max(1));
+            response
+        }
+        ProviderError::Unavailable(message) => error_response(
+            503,
+            "upstream_error",
+            "provider_unavailable",
+            None,
+            &format!("provider {provider} is unavailable: {message}"),
+        ),
+        ProviderError::InvalidResponse(message) => error_response(
+            502,
+            "upstream_error",
+            "invalid_upstream_response",
+            None,
+            &format!("provider {provider} returned a response the plugin could not read: {message}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<SpeechRequest, InvalidRequest> {
+        parse_speech_request(body.as_bytes())
+    }
+
+    #[test]
+    fn minimal_request_defaults_to_mp3() {
+        let request = parse(r#"{"model":"tts-1","input":"Hello","voice":"alloy"}"#).unwrap();
+        assert_eq!(request.format.container, AudioContainer::Mp3);
+        assert_eq!(request.text, "Hello");
+    }
+
+    #[test]
+    fn custom_voice_object_gives_id() {
+        let request = parse(r#"{"model":"tts-1","input":"Hi","voice":{"id":"voice_123"}}"#).unwrap();
+        assert_eq!(request.voice.as_deref(), Some("voice_123"));
+    }
+
+    #[test]
+    fn pcm_is_24_khz() {
+        let request = parse(r#"{"model":"tts-1","input":"Hi","voice":"alloy","response_format":"pcm"}"#).unwrap();
+        assert_eq!(request.format.sample_rate, Some(24_000));
+    }
+
+    #[test]
+    fn rejection_table() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("not json", None, "invalid_json"),
+            ("[1,2]", None, "invalid_json"),
+            (r#"{"model":"tts-1","voice":"alloy"}"#, Some("input"), "missing_required_parameter"),
+            (r#"{"input":"x","voice":"alloy"}"#, Some("model"), "missing_required_parameter"),
+            (r#"{"model":"tts-1","input":"x"}"#, Some("voice"), "missing_required_parameter"),
+            (r#"{"model":"tts-1","input":5,"voice":"alloy"}"#, Some("input"), "invalid_type"),
+            (r#"{"model":"tts-1","input":"x","voice":"alloy","speed":"fast"}"#, Some("speed"), "invalid_type"),
+            (r#"{"model":"tts-1","input":"x","voice":"alloy","speed":9}"#, Some("speed"), "invalid_value"),
+            (r#"{"model":"tts-1","input":"x","voice":"alloy","speed":0.1}"#, Some("speed"), "invalid_value"),
+            (r#"{"model":"tts-1","input":"x","voice":"alloy","response_format":"ogg"}"#, Some("response_format"), "invalid_value"),
+            (r#"{"model":"tts-1","input":"x","voice":"alloy","response_format":"ulaw"}"#, Some("response_format"), "invalid_value"),
+            (r#"{"model":"tts-1","input":"x","voice":"alloy","colour":"red"}"#, None, "unknown_parameter"),
+            (r#"{"model":"tts-1","input":"x","voice":{"name":"a"}}"#, Some("voice"), "invalid_type"),
+        ];
+        for (body, param, code) in cases {
+            let error = parse(body).unwrap_err();
+            assert_eq!(error.code, *code, "{body}: {}", error.message);
+            assert_eq!(error.param, *param, "{body}: {}", error.message);
+        }
+    }
+
+    #[test]
+    fn non_utf8_body_is_invalid_json() {
+        let error = parse_speech_request(b"{\"input\":\"\xff\xfe\"}").unwrap_err();
+        assert_eq!(error.code, "invalid_json");
+        assert!(error.message.contains("UTF-8"), "{}", error.message);
+    }
+
+    #[test]
+    fn rate_limit_rounds_retry_after_up() {
+        let error = ProviderError::RateLimited(crate::plugin::wit::RateLimit {
+            message: "slow down".to_string(),
+            retry_after_ms: Some(1500),
+        });
+        let response = provider_error_response("openai", &error);
+        assert_eq!(response.status, 429);
+        assert_eq!(response.retry_after, Some(2));
+    }
+}

@@ -1,0 +1,261 @@
+//! The gateway's configuration: one TOML file, every value with a documented default.
+//!
+//! `voxgate.example.toml` at the repository root documents each key. Unknown keys are
+//! errors, reported with their name and line, so a typo never silently falls back to a
+//! default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub plugins: PluginsConfig,
+    pub engine: EngineConfig,
+    pub upstream: UpstreamConfig,
+    /// Per-provider settings, keyed by the plugin's id.
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Loopback by default: exposing the gateway is a deliberate choice.
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes. OpenAI's 4096-character input is at most
+    /// 16 KiB of UTF-8, so 1 MiB leaves room for options without inviting abuse.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            max_request_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Folder of provider components (`*.wasm`).
+    pub dir: PathBuf,
+    /// Folder for compiled components, keyed by content hash. Empty disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("target/plugins"),
+            cache_dir: Some(PathBuf::from("target/voxgate-cache/compiled")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Linear memory one plugin instance may grow to, in MiB. A translator plugin needs a few
+    /// MiB for a request and a response body; 64 leaves headroom for a large buffered answer.
+    pub memory_limit_mib: u64,
+    /// Wall-clock budget for one call into a plugin, in milliseconds. A translator returns in
+    /// microseconds; the budget only stops a plugin that loops.
+    pub call_timeout_ms: u64,
+    /// Plugin instances that may exist at once across all requests. Sizes the pooling
+    /// allocator; requests past it wait for a free slot.
+    pub max_instances: u32,
+    /// Steps (`fetch` and `stream` round trips) one synthesis may take before the host gives
+    /// up on a plugin that never finishes.
+    pub max_steps: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit_mib: 64,
+            call_timeout_ms: 2000,
+            max_instances: 256,
+            max_steps: 32,
+        }
+    }
+}
+
+impl EngineConfig {
+    pub fn memory_limit_bytes(&self) -> usize {
+        usize::try_from(self.memory_limit_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Time to establish a TCP (and TLS) connection to a provider, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time from sending a request to receiving the response headers, in milliseconds.
+    /// Providers render before they answer, so this is the longest wait of a request.
+    pub first_byte_timeout_ms: u64,
+    /// Longest a whole upstream exchange may take, body included, in milliseconds.
+    pub total_timeout_ms: u64,
+    /// Longest gap between two body chunks of a streamed answer, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Largest response body buffered for a plugin (`fetch` steps, error bodies), in bytes.
+    /// Streamed audio is not buffered and has no such cap.
+    pub max_response_bytes: usize,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 5_000,
+            first_byte_timeout_ms: 60_000,
+            total_timeout_ms: 300_000,
+            idle_timeout_ms: 30_000,
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn first_byte_timeout(&self) -> Duration {
+        Duration::from_millis(self.first_byte_timeout_ms)
+    }
+
+    pub fn total_timeout(&self) -> Duration {
+        Duration::from_millis(self.total_timeout_ms)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+}
+
+/// The operator's configuration of one provider plugin.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderConfig {
+    /// Set to false to keep the plugin unloaded.
+    pub enabled: Option<bool>,
+    /// Settings passed to the plugin, such as `base-url`.
+    pub settings: BTreeMap<String, String>,
+    /// Where each secret comes from. A secret not listed here is read from the environment
+    /// variable the plugin names for it.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// Hosts the plugin may address. Defaults to every host the plugin declares; a host
+    /// listed here that the plugin does not declare is still refused.
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+impl ProviderConfig {
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+}
+
+/// Where the value of one secret comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    /// Name of an environment variable that holds the value.
+    pub env: Option<String>,
+    /// Path of a file whose contents, without trailing whitespace, are the value.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read configuration file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+
+    /// Parses configuration text. The error names the key and the line.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let config: Config = toml::from_str(text).map_err(|error| anyhow::anyhow!("{error}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.server.max_request_bytes == 0 {
+            bail!("server.max_request_bytes must be greater than 0");
+        }
+        if self.engine.memory_limit_mib == 0 {
+            bail!("engine.memory_limit_mib must be greater than 0");
+        }
+        if self.engine.call_timeout_ms == 0 {
+            bail!("engine.call_timeout_ms must be greater than 0");
+        }
+        if self.engine.max_instances == 0 {
+            bail!("engine.max_instances must be greater than 0");
+        }
+        if self.engine.max_steps == 0 {
+            bail!("engine.max_steps must be greater than 0");
+        }
+        for (id, provider) in &self.providers {
+            for (name, source) in &provider.secrets {
+                match (&source.env, &source.file) {
+                    (Some(_), None) | (None, Some(_)) => {}
+                    _ => bail!(
+                        "providers.{id}.secrets.{name} must set exactly one of `env` or `file`"
+                    ),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_uses_defaults() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8787");
+        assert_eq!(config.engine.memory_limit_mib, 64);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let error = Config::parse("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("lisen"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn provider_settings_and_secrets() {
+        let config = Config::parse(
+            "[providers.openai]\nsettings = { base-url = \"http://127.0.0.1:9\" }\nsecrets = { api-key = { env = \"K\" } }\n",
+        )
+        .unwrap();
+        let openai = &config.providers["openai"];
+        assert_eq!(openai.settings["base-url"], "http://127.0.0.1:9");
+        assert_eq!(openai.secrets["api-key"].env.as_deref(), Some("K"));
+    }
+
+    #[test]
+    fn secret_needs_one_source() {
+        let error = Config::parse("[providers.openai.secrets.api-key]\n").unwrap_err();
+        assert!(format!("{error:#}").contains("providers.openai.secrets.api-key"));
+    }
+}

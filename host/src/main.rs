@@ -1,0 +1,248 @@
+//! voxgate: a text-to-speech gateway whose provider adapters are WebAssembly components.
+
+mod allowed_hosts;
+mod api;
+mod audio;
+mod config;
+mod engine;
+mod gateway;
+mod plugin;
+mod secrets;
+mod server;
+mod synthesis;
+mod upstream;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::audio::parse_container;
+use crate::config::Config;
+use crate::gateway::{Gateway, SpeechRequest};
+use crate::plugin::wit::AudioFormat;
+use crate::synthesis::AudioBody;
+
+/// A text-to-speech gateway: one HTTP API in front of many providers.
+#[derive(Parser)]
+#[command(name = "voxgate", version)]
+struct Cli {
+    /// Configuration file (TOML). Without it, `voxgate.toml` in the current folder is used
+    /// when it exists, and built-in defaults otherwise.
+    #[arg(long, global = true, env = "VOXGATE_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Log line format on stderr. The level comes from VOXGATE_LOG (default `info`).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP gateway.
+    Serve {
+        /// Address to listen on, overriding server.listen.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Plugin folder, overriding plugins.dir.
+        #[arg(long)]
+        plugin_dir: Option<PathBuf>,
+    },
+    /// Speak TEXT into a file, through the same path as the server.
+    Say {
+        /// The text to speak.
+        text: String,
+        /// Provider id, such as `openai`. Defaults to the provider of the model.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Model id. Defaults to the provider's default model.
+        #[arg(long)]
+        model: Option<String>,
+        /// Voice id. Defaults to the provider's default voice.
+        #[arg(long)]
+        voice: Option<String>,
+        /// Audio format (mp3, opus, aac, flac, wav, pcm, ulaw, alaw). Defaults to the output
+        /// file's extension, or mp3.
+        #[arg(long)]
+        format: Option<String>,
+        /// Speaking rate, 1.0 being normal.
+        #[arg(long)]
+        speed: Option<f32>,
+        /// Output file, or `-` for stdout.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Plugin folder, overriding plugins.dir.
+        #[arg(long)]
+        plugin_dir: Option<PathBuf>,
+    },
+    /// List the plugins that would load, and why the others would not.
+    Plugins {
+        /// Plugin folder, overriding plugins.dir.
+        #[arg(long)]
+        plugin_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let mut config = load_config(cli.config.as_deref())?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("voxgate-worker")
+        .build()
+        .context("failed to start the async runtime")?;
+
+    match cli.command {
+        Command::Serve { listen, plugin_dir } => {
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            if let Some(dir) = plugin_dir {
+                config.plugins.dir = dir;
+            }
+            runtime.block_on(async {
+                let gateway = Arc::new(Gateway::start(&config)?);
+                server::serve(gateway, &config.server).await
+            })
+        }
+        Command::Say { text, provider, model, voice, format, speed, output, plugin_dir } => {
+            if let Some(dir) = plugin_dir {
+                config.plugins.dir = dir;
+            }
+            let request = say_request(text, provider, model, voice, format.as_deref(), speed, &output)?;
+            runtime.block_on(say(&config, request, &output))
+        }
+        Command::Plugins { plugin_dir } => {
+            if let Some(dir) = plugin_dir {
+                config.plugins.dir = dir;
+            }
+            list_plugins(&config)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("VOXGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    if let Some(path) = path {
+        return Config::load(path);
+    }
+    let default = Path::new("voxgate.toml");
+    if default.is_file() {
+        return Config::load(default);
+    }
+    Ok(Config::default())
+}
+
+fn say_request(
+    text: String,
+    provider: Option<String>,
+    model: Option<String>,
+    voice: Option<String>,
+    format: Option<&str>,
+    speed: Option<f32>,
+    output: &Path,
+) -> anyhow::Result<SpeechRequest> {
+    let format_name = match format {
+        Some(name) => name.to_string(),
+        None => output
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .filter(|ext| parse_container(ext).is_some())
+            .unwrap_or("mp3")
+            .to_string(),
+    };
+    let Some(container) = parse_container(&format_name) else {
+        bail!("format `{format_name}` is not one of mp3, opus, aac, flac, wav, pcm, ulaw, alaw");
+    };
+    let model = match (provider, model) {
+        (Some(provider), Some(model)) => Some(format!("{provider}:{model}")),
+        (Some(provider), None) => Some(format!("{provider}:")),
+        (None, model) => model,
+    };
+    Ok(SpeechRequest {
+        model,
+        voice,
+        text,
+        format: AudioFormat { container, sample_rate: None, bitrate: None },
+        speed,
+        language: None,
+        instructions: None,
+        timestamps: false,
+        options: None,
+    })
+}
+
+async fn say(config: &Config, request: SpeechRequest, output: &Path) -> anyhow::Result<()> {
+    let gateway = Gateway::start(config)?;
+    let synthesized = gateway.speak(request).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+    let audio = match synthesized.body {
+        AudioBody::Complete(bytes) => bytes,
+        AudioBody::Stream(stream) => stream.collect().await?,
+    };
+    if output == Path::new("-") {
+        use std::io::Write;
+        std::io::stdout().write_all(&audio)?;
+    } else {
+        std::fs::write(output, &audio).with_context(|| format!("failed to write {}", output.display()))?;
+        eprintln!(
+            "wrote {} bytes of {} from {}:{} to {}",
+            audio.len(),
+            audio::container_name(synthesized.format.container),
+            synthesized.provider,
+            synthesized.model,
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+fn list_plugins(config: &Config) -> anyhow::Result<()> {
+    let engine = engine::PluginEngine::new(&config.engine)?;
+    let report = plugin::load_dir(&engine, config)?;
+    println!("plugin folder: {}", config.plugins.dir.display());
+    for plugin in &report.loaded {
+        let models: Vec<&str> = plugin.info.models.iter().map(|model| model.id.as_str()).collect();
+        let missing: Vec<String> =
+            plugin.secrets.missing().map(|(name, why)| format!("{name} ({why})")).collect();
+        println!(
+            "loaded   {:<24} {} v{} models: {}{}",
+            plugin.file.file_name().unwrap_or_default().to_string_lossy(),
+            plugin.id(),
+            plugin.info.version,
+            models.join(", "),
+            if missing.is_empty() { String::new() } else { format!("; missing secrets: {}", missing.join(", ")) }
+        );
+    }
+    for id in &report.disabled {
+        println!("disabled {id}");
+    }
+    for rejection in &report.rejected {
+        println!(
+            "rejected {:<24} {}",
+            rejection.file.file_name().unwrap_or_default().to_string_lossy(),
+            rejection.reason
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! Host bindings generated from `wit/provider.wit`, and the store state a plugin runs in.
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+    });
+}
+
+/// The contract's types and the generated entry points, under one short path.
+pub mod wit {
+    pub use super::generated::voxgate::provider::types::*;
+    pub use super::generated::{Plugin, PluginPre};
+}
+
+/// What a plugin's store holds: an empty WASI context (no environment, arguments, files,
+/// sockets or inherited stdio) and the memory limit.
+pub struct PluginState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: RecordingLimits,
+}
+
+impl PluginState {
+    pub fn new(memory_limit_bytes: usize) -> Self {
+        Self {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: RecordingLimits {
+                inner: StoreLimitsBuilder::new().memory_size(memory_limit_bytes).build(),
+                memory_denied: false,
+            },
+        }
+    }
+
+    pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.limits
+    }
+
+    /// Whether the plugin asked for more memory than its limit at some point.
+    pub fn memory_denied(&self) -> bool {
+        self.limits.memory_denied
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// `StoreLimits` that remembers a denied memory growth, so that the trap which usually
+/// follows (Rust aborts when an allocation fails) can be reported as "out of memory".
+struct RecordingLimits {
+    inner: StoreLimits,
+    memory_denied: bool,
+}
+
+impl ResourceLimiter for RecordingLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if !allowed {
+            self.memory_denied = true;
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+}

@@ -1,0 +1,421 @@
+//! Driving one synthesis through a plugin: the step loop of the sans-IO contract.
+//!
+//! The plugin returns steps; the host carries them out. A `fetch` is sent and its whole
+//! answer goes back to the plugin. A `stream` is sent and, when the answer is audio, its body
+//! goes to the caller as it arrives, without passing through WebAssembly. An `audio` step
+//! ends the synthesis with finished audio.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+
+use crate::audio::{SIGNATURE_LEN, check_signature, container_name, may_be_audio};
+use crate::plugin::wit::{AudioFormat, ProviderError, Step, SynthesisRequest};
+use crate::plugin::{LoadedPlugin, PluginFault, PluginInstance};
+use crate::secrets::scrub;
+use crate::upstream::{UpstreamClient, UpstreamError, describe_error};
+use crate::engine::PluginEngine;
+
+/// Why a synthesis through one provider failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthesisError {
+    /// The provider answered with an error, classified by the plugin.
+    #[error("provider {provider} returned an error: {error:?}")]
+    Provider { provider: String, error: ProviderError },
+    /// The plugin itself failed: a trap, its time budget, its memory limit.
+    #[error("plugin {provider} {fault}")]
+    Plugin { provider: String, fault: PluginFault },
+    /// The plugin asked for something the host does not permit.
+    #[error("plugin {provider} made a request the host refused: {reason}")]
+    Policy { provider: String, reason: String },
+    /// The operator has not configured what the provider needs, such as its API key.
+    #[error("provider {provider} is not configured: {reason}")]
+    NotConfigured { provider: String, reason: String },
+    /// The exchange with the provider failed below HTTP semantics.
+    #[error("provider {provider}: {error}")]
+    Upstream { provider: String, error: UpstreamError },
+    /// The provider or plugin produced audio that is not what was promised.
+    #[error("provider {provider} returned invalid audio: {reason}")]
+    InvalidAudio { provider: String, reason: String },
+}
+
+/// Audio on its way to the caller.
+pub enum AudioBody {
+    /// The whole clip.
+    Complete(Bytes),
+    /// A provider's answer streamed as it arrives.
+    Stream(AudioStream),
+}
+
+/// A successful synthesis.
+pub struct Synthesized {
+    pub provider: String,
+    pub model: String,
+    pub format: AudioFormat,
+    pub body: AudioBody,
+    pub billed_characters: Option<u32>,
+}
+
+/// Runs `request` through `plugin` to the first byte of audio.
+pub async fn synthesize(
+    engine: &PluginEngine,
+    upstream: &UpstreamClient,
+    plugin: Arc<LoadedPlugin>,
+    request: SynthesisRequest,
+    slot: OwnedSemaphorePermit,
+) -> Result<Synthesized, SynthesisError> {
+    let provider = plugin.id().to_string();
+    let model = request.model.clone();
+    let requested = request.format;
+    let deadline = Instant::now() + upstream.config().total_timeout();
+
+    let missing: Vec<String> = plugin
+        .secrets
+        .missing()
+        .filter(|(name, _)| plugin.info.secrets.iter().any(|s| s.required && s.name == *name))
+        .map(|(name, why)| format!("secret `{name}`: {why}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SynthesisError::NotConfigured { provider, reason: missing.join("; ") });
+    }
+
+    let plugin_fault = |fault| SynthesisError::Plugin { provider: provider.clone(), fault };
+    let (mut instance, first) = call_plugin(engine, &plugin, move |instance, plugin| {
+        instance.synthesize(&request, &plugin.settings)
+    })
+    .await
+    .map_err(plugin_fault)?;
+
+    let mut step = first.map_err(|error| provider_error(&plugin, error))?;
+    for _ in 0..engine.limits.max_steps {
+        let response = match step {
+            Step::Audio(audio) => {
+                check_audio_format(&provider, requested, &audio.format)?;
+                if let Err(reason) = check_signature(audio.format.container, &audio.data) {
+                    return Err(SynthesisError::InvalidAudio { provider, reason });
+                }
+                drop(slot);
+                return Ok(Synthesized {
+                    provider,
+                    model,
+                    format: audio.format,
+                    body: AudioBody::Complete(Bytes::from(audio.data)),
+                    billed_characters: audio.billed_characters,
+                });
+            }
+            Step::Fetch(request) => {
+                let prepared = prepare(upstream, &plugin, &request)?;
+                let host = prepared.host.clone();
+                let answer = upstream.send(prepared, deadline).await.map_err(upstream_error(&provider))?;
+                upstream
+                    .read_response(&host, answer, deadline)
+                    .await
+                    .map_err(upstream_error(&provider))?
+            }
+            Step::Stream(stream) => {
+                check_audio_format(&provider, requested, &stream.format)?;
+                let prepared = prepare(upstream, &plugin, &stream.request)?;
+                let host = prepared.host.clone();
+                let answer = upstream.send(prepared, deadline).await.map_err(upstream_error(&provider))?;
+                let content_type = answer
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok());
+                if answer.status().is_success() && may_be_audio(content_type) {
+                    let billed_characters = stream
+                        .billed_characters_header
+                        .as_deref()
+                        .and_then(|name| answer.headers().get(name))
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| value.trim().parse().ok());
+                    drop(instance);
+                    drop(slot);
+                    let audio = AudioStream::start(upstream, host, answer.into_body(), deadline, &provider, stream.format)
+                        .await?;
+                    return Ok(Synthesized {
+                        provider,
+                        model,
+                        format: stream.format,
+                        body: AudioBody::Stream(audio),
+                        billed_characters,
+                    });
+                }
+                upstream
+                    .read_response(&host, answer, deadline)
+                    .await
+                    .map_err(upstream_error(&provider))?
+            }
+        };
+
+        let (next_instance, next) = call_plugin_with(&plugin, instance, move |instance, _| {
+            instance.resume(&response)
+        })
+        .await
+        .map_err(plugin_fault)?;
+        instance = next_instance;
+        step = next.map_err(|error| provider_error(&plugin, error))?;
+    }
+
+    Err(SynthesisError::Plugin {
+        provider,
+        fault: PluginFault {
+            reason: format!(
+                "did not finish within {} steps (engine.max_steps)",
+                engine.limits.max_steps
+            ),
+        },
+    })
+}
+
+/// Creates an instance on a blocking thread and makes the first call in it.
+async fn call_plugin<T, F>(
+    engine: &PluginEngine,
+    plugin: &Arc<LoadedPlugin>,
+    call: F,
+) -> Result<(PluginInstance, T), PluginFault>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PluginInstance, &LoadedPlugin) -> Result<T, PluginFault> + Send + 'static,
+{
+    let engine = engine.clone();
+    let plugin = plugin.clone();
+    run_blocking(move || {
+        let mut instance = PluginInstance::new(&engine, &plugin.pre)?;
+        let result = call(&mut instance, &plugin)?;
+        Ok((instance, result))
+    })
+    .await
+}
+
+/// Makes a further call in an existing instance on a blocking thread. Plugin calls may run
+/// for up to the call budget, which must not stall the async workers.
+async fn call_plugin_with<T, F>(
+    plugin: &Arc<LoadedPlugin>,
+    mut instance: PluginInstance,
+    call: F,
+) -> Result<(PluginInstance, T), PluginFault>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PluginInstance, &LoadedPlugin) -> Result<T, PluginFault> + Send + 'static,
+{
+    let plugin = plugin.clone();
+    run_blocking(move || {
+        let result = call(&mut instance, &plugin)?;
+        Ok((instance, result))
+    })
+    .await
+}
+
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PluginFault> + Send + 'static,
+) -> Result<T, PluginFault> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(error) => Err(PluginFault { reason: format!("host task failed: {error}") }),
+    }
+}
+
+fn prepare(
+    upstream: &UpstreamClient,
+    plugin: &LoadedPlugin,
+    request: &crate::plugin::wit::HttpRequest,
+) -> Result<crate::upstream::PreparedRequest, SynthesisError> {
+    let provider = plugin.id().to_string();
+    upstream.prepare(plugin, request).map_err(|error| match error {
+        UpstreamError::Secret(error) => {
+            SynthesisError::NotConfigured { provider, reason: error.to_string() }
+        }
+        other => SynthesisError::Policy { provider, reason: other.to_string() },
+    })
+}
+
+fn upstream_error(provider: &str) -> impl Fn(UpstreamError) -> SynthesisError + '_ {
+    move |error| SynthesisError::Upstream { provider: provider.to_string(), error }
+}
+
+/// Wraps a plugin's provider error, scrubbing any secret a provider echoed into its message.
+fn provider_error(plugin: &LoadedPlugin, error: ProviderError) -> SynthesisError {
+    let scrub_text = |text: String| scrub(&text, plugin.secrets.values());
+    let error = match error {
+        ProviderError::InvalidRequest(m) => ProviderError::InvalidRequest(scrub_text(m)),
+        ProviderError::Unauthorized(m) => ProviderError::Unauthorized(scrub_text(m)),
+        ProviderError::QuotaExceeded(m) => ProviderError::QuotaExceeded(scrub_text(m)),
+        ProviderError::RateLimited(mut limit) => {
+            limit.message = scrub_text(limit.message);
+            ProviderError::RateLimited(limit)
+        }
+        ProviderError::Unavailable(m) => ProviderError::Unavailable(scrub_text(m)),
+        ProviderError::Unsupported(m) => ProviderError::Unsupported(scrub_text(m)),
+        ProviderError::InvalidResponse(m) => ProviderError::InvalidResponse(scrub_text(m)),
+    };
+    SynthesisError::Provider { provider: plugin.id().to_string(), error }
+}
+
+/// A plugin must produce the container the caller asked for: the host does not transcode.
+fn check_audio_format(
+    provider: &str,
+    requested: AudioFormat,
+    produced: &AudioFormat,
+) -> Result<(), SynthesisError> {
+    if requested.container == produced.container {
+        return Ok(());
+    }
+    Err(SynthesisError::InvalidAudio {
+        provider: provider.to_string(),
+        reason: format!(
+            "{} was requested but the plugin produced {}",
+            container_name(requested.container),
+            container_name(produced.container)
+        ),
+    })
+}
+
+/// Why a stream of audio stopped before its end.
+#[derive(Debug, thiserror::Error)]
+#[error("audio stream from {host} failed: {reason}")]
+pub struct StreamError {
+    pub host: String,
+    pub reason: String,
+}
+
+/// A provider's audio answer, read as it arrives, with idle and total deadlines.
+///
+/// The first bytes are read before the caller is answered, so that an upstream that fails
+/// before sending any audio still gets a proper error status, and so that the container's
+/// signature can be checked.
+pub struct AudioStream {
+    head: Option<Bytes>,
+    body: Incoming,
+    host: String,
+    deadline: Instant,
+    idle_timeout: std::time::Duration,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    finished: bool,
+}
+
+impl AudioStream {
+    async fn start(
+        upstream: &UpstreamClient,
+        host: String,
+        mut body: Incoming,
+        deadline: Instant,
+        provider: &str,
+        format: AudioFormat,
+    ) -> Result<Self, SynthesisError> {
+        let idle_timeout = upstream.config().idle_timeout();
+        let mut head = BytesMut::new();
+        let mut finished = false;
+        while head.len() < SIGNATURE_LEN {
+            let limit = deadline.min(Instant::now() + idle_timeout);
+            match tokio::time::timeout_at(limit, body.frame()).await {
+                Err(_) => {
+                    return Err(SynthesisError::Upstream {
+                        provider: provider.to_string(),
+                        error: UpstreamError::Timeout {
+                            host,
+                            phase: "send audio",
+                            limit_ms: idle_timeout.as_millis(),
+                        },
+                    });
+                }
+                Ok(None) => {
+                    finished = true;
+                    break;
+                }
+                Ok(Some(Err(error))) => {
+                    return Err(SynthesisError::Upstream {
+                        provider: provider.to_string(),
+                        error: UpstreamError::Body { host, reason: describe_error(&error) },
+                    });
+                }
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        head.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        if head.is_empty() {
+            return Err(SynthesisError::InvalidAudio {
+                provider: provider.to_string(),
+                reason: "the provider answered with an empty body".to_string(),
+            });
+        }
+        if let Err(reason) = check_signature(format.container, &head) {
+            return Err(SynthesisError::InvalidAudio { provider: provider.to_string(), reason });
+        }
+        Ok(Self {
+            head: Some(head.freeze()),
+            body,
+            host,
+            deadline,
+            idle_timeout,
+            idle: Box::pin(tokio::time::sleep_until((Instant::now() + idle_timeout).min(deadline))),
+            finished,
+        })
+    }
+
+    /// Reads the whole stream into memory, for callers that need the complete clip.
+    pub async fn collect(mut self) -> Result<Bytes, StreamError> {
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| self.poll_chunk(cx)).await {
+            buffer.extend_from_slice(&chunk?);
+        }
+        Ok(buffer.freeze())
+    }
+
+    /// Polls for the next chunk of audio; `None` at the clean end of the stream.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, StreamError>>> {
+        if let Some(head) = self.head.take() {
+            return Poll::Ready(Some(Ok(head)));
+        }
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        if Instant::now() >= self.deadline {
+            self.finished = true;
+            return Poll::Ready(Some(Err(self.error("the total time limit (upstream.total_timeout_ms) ran out"))));
+        }
+        loop {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(None) => {
+                    self.finished = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    self.finished = true;
+                    let reason = describe_error(&error);
+                    return Poll::Ready(Some(Err(self.error(&reason))));
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else { continue };
+                    let next_idle = (Instant::now() + self.idle_timeout).min(self.deadline);
+                    self.idle.as_mut().reset(next_idle);
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                Poll::Pending => break,
+            }
+        }
+        if self.idle.as_mut().poll(cx).is_ready() {
+            self.finished = true;
+            let reason = if Instant::now() >= self.deadline {
+                "the total time limit (upstream.total_timeout_ms) ran out".to_string()
+            } else {
+                format!("no data for {} ms (upstream.idle_timeout_ms)", self.idle_timeout.as_millis())
+            };
+            return Poll::Ready(Some(Err(self.error(&reason))));
+        }
+        Poll::Pending
+    }
+
+    fn error(&self, reason: &str) -> StreamError {
+        StreamError { host: self.host.clone(), reason: reason.to_string() }
+    }
+}
