@@ -1,0 +1,79 @@
+# voxgate: `make setup` once on a fresh machine, then `make test`.
+#
+# The host builds for the machine; the plugins build for wasm32-wasip2 in their own
+# workspace (plugins/), because a component cdylib does not link for the host target.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV        := .venv
+PYTHON      := $(VENV)/bin/python
+PLUGIN_OUT  := plugins/target/wasm32-wasip2/release
+PLUGIN_DIR  := target/plugins
+TEST_PLUGIN_DIR := target/test-plugins
+# The host's own target triple, for native unit tests of plugin crates.
+HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
+DEBIAN_PACKAGES := espeak-ng sox ffmpeg ca-certificates
+
+.PHONY: setup build build-host build-plugins test test-rust test-plugins test-python run demo clean
+
+## Install everything a fresh machine lacks: the wasm target, Debian packages for the
+## emulators' audio, and a Python virtual environment with the official SDKs.
+setup:
+	rustup target add wasm32-wasip2
+	@missing=""; for pkg in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \
+	    --no-install-recommends $$missing; \
+	fi
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+## Build the gateway and every plugin, and lay the components out by plugin id.
+build: build-host build-plugins
+
+build-host:
+	cargo build -p voxgate
+
+build-plugins:
+	cd plugins && cargo build --release
+	mkdir -p $(PLUGIN_DIR) $(TEST_PLUGIN_DIR)
+	@for wasm in $(PLUGIN_OUT)/voxgate_plugin_*.wasm; do \
+	  id=$$(basename $$wasm .wasm | sed 's/^voxgate_plugin_//; s/_/-/g'); \
+	  cp $$wasm $(PLUGIN_DIR)/$$id.wasm; echo "plugin      $(PLUGIN_DIR)/$$id.wasm"; done
+	@for wasm in $(PLUGIN_OUT)/voxgate_test_plugin_*.wasm; do \
+	  id=$$(basename $$wasm .wasm | sed 's/^voxgate_test_plugin_//; s/_/-/g'); \
+	  cp $$wasm $(TEST_PLUGIN_DIR)/test-$$id.wasm; echo "test plugin $(TEST_PLUGIN_DIR)/test-$$id.wasm"; done
+
+## Run every test: host unit tests, plugin unit tests (natively), and the end-to-end suite
+## (emulators, the gateway binary, real plugin components, the official SDKs).
+test: build test-rust test-plugins test-python
+
+test-rust:
+	cargo test -p voxgate
+
+test-plugins:
+	cd plugins && cargo test --workspace --target $(HOST_TRIPLE)
+
+test-python:
+	@test -x $(PYTHON) || { echo "no Python environment: run 'make setup' first" >&2; exit 1; }
+	$(PYTHON) -m pytest tests -q
+
+## Start the gateway with the built plugins against the real providers whose keys are set
+## (OPENAI_API_KEY, ...). Reads voxgate.toml when it exists.
+run: build
+	./target/debug/voxgate serve
+
+## Start the local OpenAI emulator and a gateway that uses it: speech with no key and no
+## internet. The voice comes from espeak-ng inside the emulator, not from OpenAI.
+demo: build
+	@test -x $(PYTHON) || { echo "no Python environment: run 'make setup' first" >&2; exit 1; }
+	$(PYTHON) tests/demo.py
+
+clean:
+	cargo clean
+	cd plugins && cargo clean
