@@ -27,7 +27,7 @@ use crate::engine::PluginEngine;
 #[derive(Debug, thiserror::Error)]
 pub enum SynthesisError {
     /// The provider answered with an error, classified by the plugin.
-    #[error("provider {provider} returned an error: {error:?}")]
+    #[error("provider {provider} returned an error: {}", describe_provider_error(error))]
     Provider { provider: String, error: ProviderError },
     /// The plugin itself failed: a trap, its time budget, its memory limit.
     #[error("plugin {provider} {fault}")]
@@ -44,6 +44,22 @@ pub enum SynthesisError {
     /// The provider or plugin produced audio that is not what was promised.
     #[error("provider {provider} returned invalid audio: {reason}")]
     InvalidAudio { provider: String, reason: String },
+}
+
+/// The error's kind and message on one line, such as `rate limited (retry after 2000 ms): slow down`.
+pub fn describe_provider_error(error: &ProviderError) -> String {
+    match error {
+        ProviderError::InvalidRequest(message) => format!("invalid request: {message}"),
+        ProviderError::Unauthorized(message) => format!("unauthorized: {message}"),
+        ProviderError::QuotaExceeded(message) => format!("quota exceeded: {message}"),
+        ProviderError::RateLimited(limit) => match limit.retry_after_ms {
+            Some(ms) => format!("rate limited (retry after {ms} ms): {}", limit.message),
+            None => format!("rate limited: {}", limit.message),
+        },
+        ProviderError::Unavailable(message) => format!("unavailable: {message}"),
+        ProviderError::Unsupported(message) => format!("unsupported: {message}"),
+        ProviderError::InvalidResponse(message) => format!("invalid response: {message}"),
+    }
 }
 
 /// Audio on its way to the caller.
