@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::api::openai::{self, ErrorResponse};
+use crate::api::openai::{self, ErrorResponse, StreamFormat};
 use crate::audio::content_type;
 use crate::config::ServerConfig;
 use crate::gateway::Gateway;
@@ -167,20 +167,20 @@ async fn speech(
         Ok(body) => body,
         Err(response) => return openai_error(response),
     };
-    let speech_request = match openai::parse_speech_request(&body) {
-        Ok(request) => request,
+    let speech = match openai::parse_speech_request(&body) {
+        Ok(speech) => speech,
         Err(invalid) => {
             tracing::info!(code = invalid.code, error = %invalid.message, "invalid request");
             return openai_error(openai::speak_error_response(&invalid.into()));
         }
     };
 
-    match gateway.speak(speech_request).await {
+    match gateway.speak(speech.request).await {
         Ok(synthesized) => {
             let span = tracing::Span::current();
             span.record("provider", synthesized.provider.as_str());
             span.record("model", synthesized.model.as_str());
-            audio_response(synthesized, request_id, started)
+            audio_response(synthesized, speech.stream_format, request_id, started)
         }
         Err(error) => {
             tracing::warn!(error = %error, "speech request failed");
@@ -222,11 +222,23 @@ async fn read_body(request: Request<Incoming>, max_bytes: usize) -> Result<Bytes
     }
 }
 
-fn audio_response(synthesized: Synthesized, request_id: &str, started: Instant) -> Response<Body> {
+/// Chunk size for server-sent events made from a complete clip.
+const SSE_CHUNK_BYTES: usize = 16 * 1024;
+
+fn audio_response(
+    synthesized: Synthesized,
+    stream_format: StreamFormat,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
     let Synthesized { provider, model, format, body, billed_characters } = synthesized;
+    let response_type = match stream_format {
+        StreamFormat::Audio => content_type(format.container),
+        StreamFormat::Sse => "text/event-stream",
+    };
     let mut builder = Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type(format.container))
+        .header(header::CONTENT_TYPE, response_type)
         .header("x-voxgate-provider", provider.as_str())
         .header("x-voxgate-model", model.as_str());
     if let Some(characters) = billed_characters {
@@ -235,11 +247,23 @@ fn audio_response(synthesized: Synthesized, request_id: &str, started: Instant) 
     let response = match body {
         AudioBody::Complete(bytes) => {
             tracing::info!(bytes = bytes.len(), "audio complete");
+            let bytes = match stream_format {
+                StreamFormat::Audio => bytes,
+                StreamFormat::Sse => {
+                    let mut events = bytes::BytesMut::new();
+                    for chunk in bytes.chunks(SSE_CHUNK_BYTES) {
+                        events.extend_from_slice(&openai::sse_delta(chunk));
+                    }
+                    events.extend_from_slice(&openai::sse_done());
+                    events.freeze()
+                }
+            };
             builder.body(Full::new(bytes).map_err(|never| match never {}).boxed_unsync())
         }
         AudioBody::Stream(stream) => {
             let body = LoggedStream {
                 stream,
+                stream_format,
                 bytes: 0,
                 started,
                 request_id: request_id.to_string(),
@@ -265,6 +289,8 @@ struct Streaming;
 /// clip that looks complete.
 struct LoggedStream {
     stream: AudioStream,
+    stream_format: StreamFormat,
+    /// Audio bytes sent, before any event framing.
     bytes: u64,
     started: Instant,
     request_id: String,
@@ -282,7 +308,11 @@ impl http_body::Body for LoggedStream {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
                 this.bytes += chunk.len() as u64;
-                Poll::Ready(Some(Ok(Frame::data(chunk))))
+                let data = match this.stream_format {
+                    StreamFormat::Audio => chunk,
+                    StreamFormat::Sse => openai::sse_delta(&chunk),
+                };
+                Poll::Ready(Some(Ok(Frame::data(data))))
             }
             Poll::Ready(Some(Err(error))) => {
                 this.done = true;
@@ -297,18 +327,22 @@ impl http_body::Body for LoggedStream {
                 Poll::Ready(Some(Err(Box::new(error))))
             }
             Poll::Ready(None) => {
-                if !this.done {
-                    this.done = true;
-                    this.span.in_scope(|| {
-                        tracing::info!(
-                            status = 200,
-                            bytes = this.bytes,
-                            duration_ms = this.started.elapsed().as_millis() as u64,
-                            "request finished"
-                        )
-                    });
+                if this.done {
+                    return Poll::Ready(None);
                 }
-                Poll::Ready(None)
+                this.done = true;
+                this.span.in_scope(|| {
+                    tracing::info!(
+                        status = 200,
+                        bytes = this.bytes,
+                        duration_ms = this.started.elapsed().as_millis() as u64,
+                        "request finished"
+                    )
+                });
+                match this.stream_format {
+                    StreamFormat::Audio => Poll::Ready(None),
+                    StreamFormat::Sse => Poll::Ready(Some(Ok(Frame::data(openai::sse_done())))),
+                }
             }
         }
     }

@@ -20,8 +20,24 @@ const MAX_SPEED: f64 = 4.0;
 const KNOWN_FIELDS: &[&str] =
     &["model", "input", "voice", "instructions", "response_format", "speed", "stream_format"];
 
+/// How the audio goes back to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    /// Raw audio bytes, streamed as they arrive.
+    Audio,
+    /// Server-sent events, each carrying a base64 chunk of audio.
+    Sse,
+}
+
+/// A parsed OpenAI speech request.
+#[derive(Debug)]
+pub struct OpenAiSpeech {
+    pub request: SpeechRequest,
+    pub stream_format: StreamFormat,
+}
+
 /// Parses and checks an OpenAI speech request body.
-pub fn parse_speech_request(body: &[u8]) -> Result<SpeechRequest, InvalidRequest> {
+pub fn parse_speech_request(body: &[u8]) -> Result<OpenAiSpeech, InvalidRequest> {
     let text = std::str::from_utf8(body).map_err(|error| {
         InvalidRequest::new(
             None,
@@ -80,15 +96,10 @@ pub fn parse_speech_request(body: &[u8]) -> Result<SpeechRequest, InvalidRequest
         Some(other) => return Err(wrong_type("speed", "a number", other)),
     };
 
-    match optional_string(&fields, "stream_format")?.as_deref() {
-        None | Some("audio") => {}
-        Some("sse") => {
-            return Err(InvalidRequest::new(
-                Some("stream_format"),
-                "unsupported_value",
-                "stream_format `sse` is not supported yet; use `audio` (the default) to stream raw audio",
-            ));
-        }
+    // OpenAI offers `sse` only for its newer models; voxgate wraps any provider's audio.
+    let stream_format = match optional_string(&fields, "stream_format")?.as_deref() {
+        None | Some("audio") => StreamFormat::Audio,
+        Some("sse") => StreamFormat::Sse,
         Some(other) => {
             return Err(InvalidRequest::new(
                 Some("stream_format"),
@@ -96,9 +107,9 @@ pub fn parse_speech_request(body: &[u8]) -> Result<SpeechRequest, InvalidRequest
                 format!("stream_format `{}` is not one of audio, sse", quote(other)),
             ));
         }
-    }
+    };
 
-    Ok(SpeechRequest {
+    let request = SpeechRequest {
         model: Some(model),
         voice: Some(voice),
         text: input,
@@ -108,7 +119,28 @@ pub fn parse_speech_request(body: &[u8]) -> Result<SpeechRequest, InvalidRequest
         instructions,
         timestamps: false,
         options: None,
-    })
+    };
+    Ok(OpenAiSpeech { request, stream_format })
+}
+
+/// One server-sent event with a chunk of audio, as OpenAI's `speech.audio.delta`.
+pub fn sse_delta(chunk: &[u8]) -> bytes::Bytes {
+    use base64::Engine as _;
+    let event = json!({
+        "type": "speech.audio.delta",
+        "audio": base64::engine::general_purpose::STANDARD.encode(chunk),
+    });
+    bytes::Bytes::from(format!("data: {event}\n\n"))
+}
+
+/// The closing `speech.audio.done` event.
+pub fn sse_done() -> bytes::Bytes {
+    // NOTE: voxgate does not count tokens, so the usage OpenAI's schema requires is zero.
+    let event = json!({
+        "type": "speech.audio.done",
+        "usage": { "input_tokens": 0, "output_tokens": 0, "total_tokens": 0 },
+    });
+    bytes::Bytes::from(format!("data: {event}\n\n"))
 }
 
 /// The formats OpenAI's API names; the G.711 containers are not among them.
@@ -299,7 +331,19 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<SpeechRequest, InvalidRequest> {
-        parse_speech_request(body.as_bytes())
+        parse_speech_request(body.as_bytes()).map(|speech| speech.request)
+    }
+
+    #[test]
+    fn sse_stream_format_is_accepted() {
+        let speech = parse_speech_request(br#"{"model":"m","input":"x","voice":"v","stream_format":"sse"}"#).unwrap();
+        assert_eq!(speech.stream_format, StreamFormat::Sse);
+    }
+
+    #[test]
+    fn sse_delta_is_one_event() {
+        let event = sse_delta(b"abc");
+        assert_eq!(&event[..], b"data: {\"audio\":\"YWJj\",\"type\":\"speech.audio.delta\"}\n\n");
     }
 
     #[test]
@@ -347,7 +391,7 @@ mod tests {
 
     #[test]
     fn non_utf8_body_is_invalid_json() {
-        let error = parse_speech_request(b"{\"input\":\"\xff\xfe\"}").unwrap_err();
+        let error = parse_speech_request(b"{\"input\":\"\xff\xfe\"}").map(|s| s.request).unwrap_err();
         assert_eq!(error.code, "invalid_json");
         assert!(error.message.contains("UTF-8"), "{}", error.message);
     }
