@@ -41,9 +41,9 @@ def build_output(variable, default):
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def require_file(path, what, variable):
+def require_file(path, description, variable):
     if not path.is_file():
-        pytest.fail(f"{what} not found at {path} (set by {variable}); run `make build` first", pytrace=False)
+        pytest.fail(f"{description} not found at {path} (set by {variable}); run `make build` first", pytrace=False)
     return path
 
 

@@ -11,10 +11,7 @@ import pytest
 
 from support import rawhttp
 from support.audio import EXPECTED_CODECS, expected_speech_seconds, probe
-from support.emulator import EMULATOR_SCRIPT, OpenAIEmulator
-
-SENTENCE = "The quick brown fox jumps over the lazy sleeping dog."
-SPEECH_PATH = "/v1/audio/speech"
+from support.emulator import EMULATOR_SCRIPT, SENTENCE, SPEECH_PATH, OpenAIEmulator, speech_body
 
 CONTENT_TYPES = {
     "mp3": "audio/mpeg",
@@ -24,12 +21,6 @@ CONTENT_TYPES = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",
 }
-
-
-def speech_body(**overrides):
-    body = {"model": "tts-1", "input": SENTENCE, "voice": "alloy"}
-    body.update(overrides)
-    return body
 
 
 def speak(emulator, body=None, key=None, timeout=rawhttp.DEFAULT_TIMEOUT_S):
@@ -44,17 +35,8 @@ def speak_raw(emulator, body):
 
 
 def raw_speech_request(emulator, body):
-    """Return the bytes of a speech request with `Connection: close`."""
-    payload = json.dumps(body).encode("utf-8")
-    head = (
-        f"POST {SPEECH_PATH} HTTP/1.1\r\n"
-        f"Host: 127.0.0.1\r\n"
-        f"Authorization: Bearer {emulator.api_key}\r\n"
-        f"Content-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n"
-        f"Connection: close\r\n\r\n"
-    )
-    return head.encode("ascii") + payload
+    """Return the bytes of a speech request with the emulator's key and `Connection: close`."""
+    return rawhttp.closing_post(SPEECH_PATH, body, {"Authorization": f"Bearer {emulator.api_key}"})
 
 
 def assert_openai_error(response, status, param, code):
@@ -517,6 +499,16 @@ def test_fault_oversized(upstream):
     assert response.status == 200, f"oversized should answer 200: {response.describe()}"
     assert response.headers.get("content-type") == "audio/mpeg", f"oversized body is not labelled audio: {response.headers}"
     assert len(response.body) == 300_000, f"oversized body has {len(response.body)} bytes, expected 300000"
+
+
+def test_fault_oversized_error(upstream):
+    upstream.add_faults({"kind": "oversized", "bytes": 300_000, "status": 500})
+
+    response = speak(upstream)
+
+    assert response.status == 500, f"oversized error status not applied: {response.describe()}"
+    assert len(response.body) == 300_000, f"oversized error body has {len(response.body)} bytes, expected 300000"
+    assert response.error()["type"] == "server_error", "oversized error body is not a valid OpenAI error"
 
 
 @pytest.mark.parametrize(

@@ -394,6 +394,8 @@ class OpenAIHandler(EmulatorHandler):
             self.stream_chunked(200, content_type, audio, headers, chunk_delay_s=fault.get("chunk_delay_ms", 200) / 1000)
         elif kind == "reset_mid_body":
             self.send_reset_mid_body(content_type, audio, headers, fault.get("after_bytes"))
+        elif kind == "oversized" and fault.get("status", 200) != 200:
+            self.send_oversized_error(fault["status"], headers, fault["bytes"])
         elif kind == "oversized":
             self.send_oversized(content_type, audio, headers, fault["bytes"])
         else:
@@ -421,6 +423,18 @@ class OpenAIHandler(EmulatorHandler):
             piece = block[:size - sent]
             self.write_chunk(piece)
             sent += len(piece)
+        self.end_chunked()
+
+    def send_oversized_error(self, status, headers, size):
+        """Send a valid OpenAI error body padded to `size` bytes, for clients that buffer error bodies."""
+        start = b'{"error": {"message": "'
+        end = b'", "type": "server_error", "param": null, "code": null}}'
+        padding = b"x" * max(0, size - len(start) - len(end))
+        self.start_chunked(status, "application/json", headers)
+        self.write_chunk(start)
+        for offset in range(0, len(padding), 65536):
+            self.write_chunk(padding[offset:offset + 65536])
+        self.write_chunk(end)
         self.end_chunked()
 
     def send_sse(self, speech, audio, headers):

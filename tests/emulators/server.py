@@ -7,7 +7,7 @@ endpoints:
 
 - `GET /__emulator/requests` returns the log as a JSON list, oldest first.
 - `DELETE /__emulator/requests` clears it.
-- `POST /__emulator/faults` appends a JSON list of faults. Each later speech request that
+- `POST /__emulator/faults` appends a JSON list of faults (kinds and fields in FAULT_FIELDS). Each later speech request that
   passes authentication and validation consumes the oldest pending fault.
 - `GET /__emulator/faults` lists pending faults and `DELETE /__emulator/faults` drops them.
 - `GET /__emulator/stats` returns render and cache-hit counts.
@@ -82,7 +82,7 @@ FAULT_FIELDS = {
     "reset_mid_body": {"after_bytes": _integer(0, 1 << 30)},
     "malformed_json": {"status": _integer(200, 599)},
     "wrong_content_type": {},
-    "oversized": {"bytes": _integer(1, 1 << 32)},
+    "oversized": {"bytes": _integer(1, 1 << 32), "status": _integer(200, 599)},
 }
 REQUIRED_FAULT_FIELDS = {"status": {"status"}, "oversized": {"bytes"}}
 

@@ -10,6 +10,16 @@ from support.processes import ServerProcess
 EMULATOR_SCRIPT = Path(__file__).resolve().parents[1] / "emulators" / "openai_emulator.py"
 SPEECH_PATH = "/v1/audio/speech"
 
+# Ten words, about 3.3 s of speech at espeak-ng's normal rate.
+SENTENCE = "The quick brown fox jumps over the lazy sleeping dog."
+
+
+def speech_body(**overrides):
+    """Return a valid OpenAI speech request body, changed by `overrides`."""
+    body = {"model": "tts-1", "input": SENTENCE, "voice": "alloy"}
+    body.update(overrides)
+    return body
+
 
 class ControlError(Exception):
     """A control endpoint returned an unexpected status."""
@@ -63,7 +73,3 @@ class OpenAIEmulator:
             raise ControlError(f"{method} {path} returned {response.describe()}, expected HTTP {expected_status}")
         return response.json() if response.body else None
 
-
-def speech_body(entry):
-    """Decode the JSON body of a logged request."""
-    return json.loads(entry["body"])

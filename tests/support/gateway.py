@@ -90,7 +90,7 @@ class Gateway:
 
         env = {name: value for name, value in os.environ.items() if not name.startswith(INHERITED_PREFIXES_TO_DROP)}
         env["OPENAI_API_KEY"] = api_key
-        # Debug logging, so that the secret test sees everything the gateway could ever log.
+        # Debug logging, so that the secret tests check everything the gateway could ever log.
         env["VOXGATE_LOG"] = "debug"
 
         command = [str(binary), "serve", "--config", str(self.config_path)]

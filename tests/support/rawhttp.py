@@ -97,6 +97,14 @@ def _read_response(response):
     return Response(response.status, response.reason, headers, body, read_error, response.getheaders())
 
 
+def closing_post(path, value, headers=None):
+    """Return the bytes of a JSON POST request that carries `Connection: close`."""
+    payload = json.dumps(value).encode("utf-8")
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json", f"Content-Length: {len(payload)}", "Connection: close"]
+    lines += [f"{name}: {header_value}" for name, header_value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+
+
 @dataclass
 class RawChunkedResponse:
     """A chunked response parsed by hand, so that chunk boundaries and the last chunk are visible."""
@@ -115,7 +123,8 @@ class RawChunkedResponse:
 def raw_chunked_request(base_url, request_bytes, timeout=DEFAULT_TIMEOUT_S):
     """Send raw request bytes and parse the chunked response until the server closes or resets.
 
-    The request must carry `Connection: close`, because reading stops only at the end of the stream.
+    The request must carry `Connection: close` (see `closing_post`), because reading stops
+    only at the end of the stream.
     """
     url = urlsplit(base_url)
     received = b""
