@@ -14,6 +14,7 @@ from openai import OpenAI
 
 from support import rawhttp
 from support.audio import EXPECTED_CODECS, expected_speech_seconds, probe
+from support.cases import load_cases, request_body
 from support.emulator import SENTENCE, SPEECH_PATH, speech_body
 from support.gateway import GatewaySettings
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
@@ -95,7 +96,7 @@ def assert_gateway_error(response, status, code, param=None, check_param=True):
     return error
 
 
-# --- (a) Speech through the official SDK ---
+# --- Speech through the official SDK ---
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -192,48 +193,15 @@ def test_providers_list_openai(gateway):
     assert "alloy" in voice_ids, f"alloy not among the voices: {voice_ids}"
 
 
-# --- (b) Invalid requests never reach the provider ---
+# --- Invalid requests never reach the provider ---
 
-TEN_MEGABYTES = 10 * 1024 * 1024
+@pytest.mark.parametrize("case", load_cases("gateway-openai/bad-requests"))
+def test_bad_request_rejected(gateway, upstream, case):
+    expected = case["expect"]
 
-# (case id, body: dict, raw bytes, or a callable that returns bytes; status; param; code).
-# A param of ... means the contract leaves it open.
-BAD_REQUESTS = [
-    ("invalid_json", b'{"model": "tts-1", "input": ', 400, ..., "invalid_json"),
-    ("non_utf8_body", b'{"model": "tts-1", "input": "\xff\xfe", "voice": "alloy"}', 400, ..., "invalid_json"),
-    ("missing_input", {"model": "tts-1", "voice": "alloy"}, 400, "input", "missing_required_parameter"),
-    ("empty_input", speech_body(input=""), 400, "input", "empty_input"),
-    ("whitespace_input", speech_body(input=" \n\t  "), 400, "input", "empty_input"),
-    ("input_too_long", speech_body(input="a" * 4097), 400, "input", "string_above_max_length"),
-    ("unknown_model", speech_body(model="tts-9"), 400, "model", "model_not_found"),
-    ("unknown_prefixed_model", speech_body(model="openai:tts-9"), 400, "model", "model_not_found"),
-    ("unknown_provider", speech_body(model="nosuchprovider:tts-1"), 400, "model", "model_not_found"),
-    ("unknown_voice", speech_body(voice="robot"), 400, "voice", "voice_not_found"),
-    ("input_number", speech_body(input=42), 400, "input", "invalid_type"),
-    ("model_number", speech_body(model=7), 400, "model", "invalid_type"),
-    ("voice_number", speech_body(voice=7), 400, "voice", "invalid_type"),
-    ("speed_string", speech_body(speed="fast"), 400, "speed", "invalid_type"),
-    ("format_number", speech_body(response_format=3), 400, "response_format", "invalid_type"),
-    ("unknown_field", speech_body(colour="blue"), 400, ..., "unknown_parameter"),
-    ("speed_too_low", speech_body(speed=0.1), 400, "speed", "invalid_value"),
-    ("speed_too_high", speech_body(speed=5.0), 400, "speed", "invalid_value"),
-    ("unknown_format", speech_body(response_format="ogg"), 400, "response_format", "invalid_value"),
-    ("body_too_large", lambda: json.dumps(speech_body(input="a" * TEN_MEGABYTES)).encode(), 413, ..., "request_too_large"),
-]
+    response = gateway.speech_raw(request_body(case))
 
-
-@pytest.mark.parametrize(
-    "body, status, param, code",
-    [case[1:] for case in BAD_REQUESTS],
-    ids=[case[0] for case in BAD_REQUESTS],
-)
-def test_bad_request_rejected(gateway, upstream, body, status, param, code):
-    if callable(body):
-        body = body()
-
-    response = gateway.speech_raw(body) if isinstance(body, bytes) else gateway.speech(body)
-
-    assert_gateway_error(response, status, code, param, check_param=param is not ...)
+    assert_gateway_error(response, expected["status"], expected["code"], expected.get("param"), check_param="param" in expected)
     assert upstream.requests() == [], f"an invalid request reached the provider: {upstream.requests()}"
     follow_up = good_request(gateway)
     assert follow_up.status == 200, f"a valid request failed after the rejected one: {follow_up.describe()}"
@@ -246,36 +214,21 @@ def test_unknown_field_named(gateway, upstream):
     assert "colour" in f"{error['param']} {error['message']}", f"the error does not name the unknown field: {error}"
 
 
-# --- (c) Upstream failures ---
+# --- Upstream failures ---
 
-# (case id, fault, gateway status, accepted codes)
-UPSTREAM_FAULTS = [
-    ("rate_limited", {"kind": "status", "status": 429, "retry_after": 2, "code": "rate_limit_exceeded"}, (429,), ("rate_limited",)),
-    ("server_error", {"kind": "status", "status": 500}, (503,), ("provider_unavailable",)),
-    ("overloaded", {"kind": "status", "status": 503}, (503,), ("provider_unavailable",)),
-    ("unauthorized", {"kind": "status", "status": 401, "code": "invalid_api_key"}, (502,), ("provider_unauthorized",)),
-    ("hang", {"kind": "hang"}, (504,), ("upstream_timeout",)),
-    ("html_on_200", {"kind": "wrong_content_type"}, (502,), ("invalid_upstream_response",)),
-    ("malformed_json", {"kind": "malformed_json", "status": 500}, (502, 503), ("invalid_upstream_response", "provider_unavailable")),
-]
-
-
-@pytest.mark.parametrize(
-    "fault, statuses, codes",
-    [case[1:] for case in UPSTREAM_FAULTS],
-    ids=[case[0] for case in UPSTREAM_FAULTS],
-)
-def test_upstream_fault_mapped(gateway, upstream, fault, statuses, codes):
-    upstream.add_faults(*[fault] * FAULT_ATTEMPTS)
+@pytest.mark.parametrize("case", load_cases("gateway-openai/upstream-faults"))
+def test_upstream_fault_mapped(gateway, upstream, case):
+    expected = case["expect"]
+    upstream.add_faults(*[case["fault"]] * FAULT_ATTEMPTS)
 
     response = gateway.speech(speech_body(input=SENTENCE))
 
     upstream.clear_faults()
-    assert response.status in statuses, f"expected HTTP {statuses}: {response.describe()}"
+    assert response.status in expected["status"], f"expected HTTP {expected['status']}: {response.describe()}"
     error = response.error()
     assert error is not None, f"body is not an OpenAI error object: {response.describe()}"
     assert ERROR_KEYS <= set(error), f"error lacks some of {sorted(ERROR_KEYS)}: {error}"
-    assert error["code"] in codes, f"expected code in {codes}: {error}"
+    assert error["code"] in expected["code"], f"expected code in {expected['code']}: {error}"
     assert response.headers.get("x-request-id"), f"error response has no x-request-id: {response.headers}"
     assert upstream.speech_requests(), "the gateway never called the provider"
     follow_up = good_request(gateway)

@@ -11,6 +11,7 @@ import pytest
 
 from support import rawhttp
 from support.audio import EXPECTED_CODECS, expected_speech_seconds, probe
+from support.cases import load_cases, request_body
 from support.emulator import EMULATOR_SCRIPT, SENTENCE, SPEECH_PATH, OpenAIEmulator, speech_body
 
 CONTENT_TYPES = {
@@ -122,49 +123,14 @@ def test_auth_failure_not_rendered(upstream):
 
 # --- Validation ---
 
-LONG_TEXT = "a" * 4097
-
-# (case id, body: dict or raw bytes, param, code)
-VALIDATION_CASES = [
-    ("invalid_json", b'{"model": "tts-1", "input":', None, None),
-    ("non_utf8", b'{"model": "tts-1", "input": "\xff\xfe", "voice": "alloy"}', None, None),
-    ("nan_speed", b'{"model": "tts-1", "input": "hi", "voice": "alloy", "speed": NaN}', None, None),
-    ("array_body", b"[]", None, "invalid_type"),
-    ("unknown_field", speech_body(colour="blue"), "colour", "unknown_parameter"),
-    ("missing_input", {"model": "tts-1", "voice": "alloy"}, "input", "missing_required_parameter"),
-    ("missing_model", {"input": "hi", "voice": "alloy"}, "model", "missing_required_parameter"),
-    ("missing_voice", {"model": "tts-1", "input": "hi"}, "voice", "missing_required_parameter"),
-    ("input_number", speech_body(input=42), "input", "invalid_type"),
-    ("input_null", speech_body(input=None), "input", "invalid_type"),
-    ("model_number", speech_body(model=1), "model", "invalid_type"),
-    ("voice_number", speech_body(voice=7), "voice", "invalid_type"),
-    ("voice_object_without_id", speech_body(voice={"name": "x"}), "voice.name", "unknown_parameter"),
-    ("speed_string", speech_body(speed="fast"), "speed", "invalid_type"),
-    ("speed_boolean", speech_body(speed=True), "speed", "invalid_type"),
-    ("format_number", speech_body(response_format=3), "response_format", "invalid_type"),
-    ("input_too_long", speech_body(input=LONG_TEXT), "input", "string_above_max_length"),
-    ("unknown_model", speech_body(model="tts-9"), "model", "model_not_found"),
-    ("unknown_voice", speech_body(voice="robot"), "voice", "invalid_value"),
-    ("unknown_format", speech_body(response_format="ogg"), "response_format", "invalid_value"),
-    ("speed_too_low", speech_body(speed=0.2), "speed", "decimal_below_min_value"),
-    ("speed_too_high", speech_body(speed=4.5), "speed", "decimal_above_max_value"),
-    ("instructions_tts1", speech_body(instructions="Speak softly."), "instructions", "unsupported_parameter"),
-    ("instructions_tts1_hd", speech_body(model="tts-1-hd", instructions="Speak softly."), "instructions", "unsupported_parameter"),
-    ("instructions_number", speech_body(model="gpt-4o-mini-tts", instructions=5), "instructions", "invalid_type"),
-    ("instructions_too_long", speech_body(model="gpt-4o-mini-tts", instructions=LONG_TEXT), "instructions", "string_above_max_length"),
-    ("sse_tts1", speech_body(stream_format="sse"), "stream_format", "unsupported_value"),
-    ("sse_tts1_hd", speech_body(model="tts-1-hd", stream_format="sse"), "stream_format", "unsupported_value"),
-    ("unknown_stream_format", speech_body(model="gpt-4o-mini-tts", stream_format="wav"), "stream_format", "invalid_value"),
-]
-
-
-@pytest.mark.parametrize("body, param, code", [case[1:] for case in VALIDATION_CASES], ids=[case[0] for case in VALIDATION_CASES])
-def test_validation_rejects(upstream, body, param, code):
+@pytest.mark.parametrize("case", load_cases("openai-emulator/invalid-requests"))
+def test_validation_rejects(upstream, case):
     before = upstream.stats()
+    expected = case["expect"]
 
-    response = speak_raw(upstream, body) if isinstance(body, bytes) else speak(upstream, body)
+    response = speak_raw(upstream, request_body(case))
 
-    error = assert_openai_error(response, 400, param, code)
+    error = assert_openai_error(response, expected["status"], expected["param"], expected["code"])
     assert error["type"] == "invalid_request_error", f"unexpected error type: {error}"
     assert upstream.stats() == before, "an invalid request was rendered"
 
