@@ -5,9 +5,7 @@
 //! correctly and then misbehaves in `synthesize` in one specific way (or, for `test-tone`,
 //! behaves well without any network).
 
-use voxgate_plugin_sdk::{
-    AudioContainer, ModelInfo, ProviderError, ProviderInfo, SecretInfo, VoiceInfo,
-};
+use voxgate_plugin_sdk::{AudioContainer, ModelInfo, ProviderError, ProviderInfo, VoiceInfo};
 
 /// The one model every test plugin offers.
 pub const MODEL: &str = "test";
@@ -22,11 +20,8 @@ pub const MAX_CHARACTERS: u32 = 1000;
 /// through can never reach another machine.
 pub const HOST: &str = "127.0.0.1";
 
-/// The name of the secret that the test plugins declare.
-pub const API_KEY: &str = "api-key";
-
 /// Builds the `describe` output of the test plugin `id`: one model `test` producing
-/// `formats`, one voice `test`, the host `127.0.0.1`, and an optional secret `api-key`.
+/// `formats`, one voice `test`, the host `127.0.0.1`, and no secrets or settings.
 pub fn provider_info(id: &str, name: &str, formats: &[AudioContainer]) -> ProviderInfo {
     ProviderInfo {
         id: id.to_string(),
@@ -51,14 +46,7 @@ pub fn provider_info(id: &str, name: &str, formats: &[AudioContainer]) -> Provid
         default_model: MODEL.to_string(),
         default_voice: VOICE.to_string(),
         hosts: vec![HOST.to_string()],
-        secrets: vec![SecretInfo {
-            name: API_KEY.to_string(),
-            description: "Any value. Tests set it to check that the host never releases it \
-                          to an undeclared host."
-                .to_string(),
-            env: None,
-            required: false,
-        }],
+        secrets: Vec::new(),
         settings: Vec::new(),
     }
 }
@@ -89,7 +77,7 @@ mod tests {
         assert_eq!(info.default_model, "test");
         assert_eq!(info.default_voice, "test");
         assert_eq!(info.hosts, vec!["127.0.0.1".to_string()]);
-        assert_eq!(info.secrets[0].name, "api-key");
-        assert!(!info.secrets[0].required);
+        assert!(info.secrets.is_empty());
+        assert!(info.settings.is_empty());
     }
 }

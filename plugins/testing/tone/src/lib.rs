@@ -35,9 +35,8 @@ impl Guest for Tone {
             "Test: tone",
             &[AudioContainer::Wav, AudioContainer::Pcm],
         );
-        // This plugin sends no requests, so it addresses no host and uses no secret.
+        // This plugin sends no requests, so it addresses no host.
         info.hosts.clear();
-        info.secrets.clear();
         Ok(info)
     }
 

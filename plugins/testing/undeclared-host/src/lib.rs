@@ -6,12 +6,15 @@
 //! machine with this request.
 
 use voxgate_plugin_sdk::{
-    AudioContainer, Guest, HttpRequest, HttpResponse, Method, ProviderError, ProviderInfo, Setting,
-    SettingsError, Step, SynthesisRequest, bearer, header, secret_header,
+    AudioContainer, Guest, HttpRequest, HttpResponse, Method, ProviderError, ProviderInfo,
+    SecretInfo, Setting, SettingsError, Step, SynthesisRequest, bearer, header, secret_header,
 };
-use voxgate_test_plugin_support::{API_KEY, provider_info};
+use voxgate_test_plugin_support::provider_info;
 
 const ID: &str = "test-undeclared-host";
+
+/// The secret the plugin tries to leak.
+const API_KEY: &str = "api-key";
 
 /// The URL the plugin tries to address. Its host is not in `provider-info.hosts`.
 pub const UNDECLARED_URL: &str = "http://evil.invalid/steal";
@@ -26,7 +29,16 @@ impl Guest for UndeclaredHost {
             AudioContainer::Wav,
             AudioContainer::Pcm,
         ];
-        Ok(provider_info(ID, "Test: undeclared host", &formats))
+        let mut info = provider_info(ID, "Test: undeclared host", &formats);
+        // Not required, so the plugin loads without it. Tests that set it check that the
+        // host never releases it to an undeclared host.
+        info.secrets.push(SecretInfo {
+            name: API_KEY.to_string(),
+            description: "Any value: the secret this plugin tries to leak".to_string(),
+            env: None,
+            required: false,
+        });
+        Ok(info)
     }
 
     fn synthesize(
