@@ -91,14 +91,33 @@ fn parse_error_body(body: &[u8]) -> Option<OpenAiError> {
     let message = text("message")?;
 
     Some(OpenAiError {
-        message: sanitize(&message, MESSAGE_CHARS),
+        message: redact_keys(&sanitize(&message, MESSAGE_CHARS)),
         kind: text("type").map(|kind| sanitize(&kind, 64)),
         code: text("code").map(|code| sanitize(&code, 64)),
     })
 }
 
+/// Replaces every word that starts with OpenAI's key prefix `sk-` with `[redacted]`.
+///
+/// OpenAI's 401 message quotes the rejected key, masked but with its start and end. Even
+/// that part of a secret must not reach a log or a client.
+fn redact_keys(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| {
+            let start = word.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+            if start.starts_with("sk-") {
+                "[redacted]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn describe_body(body: &[u8]) -> String {
-    let excerpt = body_excerpt(body);
+    let excerpt = redact_keys(&body_excerpt(body));
     if excerpt.is_empty() {
         return "the body is empty".to_string();
     }
@@ -178,6 +197,44 @@ mod tests {
             };
             assert!(message.contains("Incorrect API key provided"), "{message}");
         }
+    }
+
+    #[test]
+    fn key_in_message_is_redacted() {
+        let body = openai_body(
+            "Incorrect API key provided: sk-proj-abc1****wxyz. You can find your API key at \
+             https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            Some("invalid_api_key"),
+        );
+
+        let error = classify(&response(401, &[], &body));
+
+        assert_eq!(
+            error,
+            ProviderError::Unauthorized(
+                "OpenAI returned HTTP 401 (invalid_api_key): Incorrect API key provided: \
+                 [redacted] You can find your API key at \
+                 https://platform.openai.com/account/api-keys."
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn redaction_spares_other_words() {
+        assert_eq!(
+            redact_keys("risk-free (sk-abc) 'sk-x' ask-me"),
+            "risk-free [redacted] [redacted] ask-me"
+        );
+    }
+
+    #[test]
+    fn key_in_html_is_redacted() {
+        let error = classify(&response(502, &[], "<p>bad key sk-live-123</p>"));
+
+        let text = format!("{error:?}");
+        assert!(!text.contains("sk-live"), "{text}");
     }
 
     #[test]

@@ -3,11 +3,12 @@
 
 use voxgate_plugin_sdk::serde_json::{Map, Number, Value};
 use voxgate_plugin_sdk::{
-    AudioContainer, AudioFormat, HttpRequest, Method, ProviderError, Setting, SettingsError, Step,
-    StreamRequest, SynthesisRequest, bearer, header, json_body, parse_options, secret_header,
+    AudioContainer, AudioFormat, HttpRequest, Method, ProviderError, RequestHeader, Setting,
+    SettingsError, Step, StreamRequest, SynthesisRequest, bearer, header, json_body, parse_options,
+    secret_header,
 };
 
-use crate::catalog::{self, API_KEY, MAX_CHARACTERS};
+use crate::catalog::{self, API_KEY, MAX_CHARACTERS, Model};
 use crate::config::Config;
 
 /// The sample rate of OpenAI's `pcm` and `wav` output: 24 kHz, 16-bit, mono.
@@ -21,20 +22,44 @@ const MAX_SPEED: f32 = 4.0;
 /// OpenAI's limit on `instructions`, in characters (`maxLength` in its OpenAPI spec).
 const MAX_INSTRUCTIONS_CHARACTERS: usize = 4096;
 
-/// Provider options this plugin passes through from `synthesis-request.options`. OpenAI
-/// rejects unknown body fields, and every documented field already has a place in the
-/// synthesis request, so there are none.
+/// Provider options this plugin passes through from `synthesis-request.options`: none.
+/// OpenAI rejects unknown body fields, and its other documented fields have a place in the
+/// synthesis request, except `stream_format`, which must stay `audio` (the default) because
+/// the host streams the raw body.
 const ACCEPTED_OPTIONS: [&str; 0] = [];
 
 /// Starts a synthesis: returns the `stream` step for `request`.
-///
-/// Requests that OpenAI cannot serve (model, container, sample rate, instructions,
-/// timestamps) are `unsupported`, so the host can fall back to another provider. Values that
-/// are wrong for any provider (speed out of range, text too long, unknown options) are
-/// `invalid-request`.
 pub fn synthesize(request: &SynthesisRequest, settings: &[Setting]) -> Result<Step, ProviderError> {
     let config = Config::from_settings(settings).map_err(unusable_setting)?;
+    let checked = check(request)?;
 
+    Ok(Step::Stream(StreamRequest {
+        request: HttpRequest {
+            method: Method::Post,
+            url: config.speech_url.clone(),
+            headers: headers(&config),
+            body: json_body(&body(request, &checked)),
+        },
+        format: stream_format(request.format.container),
+        billed_characters_header: None,
+    }))
+}
+
+/// The parts of a request that [`check`] resolved for the body.
+struct Checked<'a> {
+    model: &'static Model,
+    response_format: &'static str,
+    speed: Option<Value>,
+    instructions: Option<&'a str>,
+}
+
+/// Checks `request` against what OpenAI accepts.
+///
+/// What OpenAI cannot serve (model, container, sample rate, instructions, timestamps) is
+/// `unsupported`, and is checked first so the host can fall back to another provider.
+/// Values that are wrong for any provider (speed out of range, text too long, unknown
+/// options) are `invalid-request`.
+fn check(request: &SynthesisRequest) -> Result<Checked<'_>, ProviderError> {
     let model = catalog::model(&request.model).ok_or_else(|| {
         ProviderError::Unsupported(format!("OpenAI offers no speech model `{}`", request.model))
     })?;
@@ -67,18 +92,37 @@ pub fn synthesize(request: &SynthesisRequest, settings: &[Setting]) -> Result<St
         check_instructions(instructions)?;
     }
 
+    Ok(Checked {
+        model,
+        response_format,
+        speed,
+        instructions,
+    })
+}
+
+/// Builds the JSON body: `model`, `input`, `voice`, `response_format`, and `speed` and
+/// `instructions` when the request sets them.
+fn body(request: &SynthesisRequest, checked: &Checked<'_>) -> Value {
     let mut body = Map::new();
-    body.insert("model".to_string(), Value::from(model.id));
+    body.insert("model".to_string(), Value::from(checked.model.id));
     body.insert("input".to_string(), Value::from(request.text.as_str()));
     body.insert("voice".to_string(), voice(&request.voice));
-    body.insert("response_format".to_string(), Value::from(response_format));
-    if let Some(speed) = speed {
-        body.insert("speed".to_string(), speed);
+    body.insert(
+        "response_format".to_string(),
+        Value::from(checked.response_format),
+    );
+    if let Some(speed) = &checked.speed {
+        body.insert("speed".to_string(), speed.clone());
     }
-    if let Some(instructions) = instructions {
+    if let Some(instructions) = checked.instructions {
         body.insert("instructions".to_string(), Value::from(instructions));
     }
 
+    Value::Object(body)
+}
+
+/// Builds the request headers. The API key is a secret reference, which the host fills in.
+fn headers(config: &Config) -> Vec<RequestHeader> {
     let mut headers = vec![
         secret_header("authorization", bearer(API_KEY)),
         header("content-type", "application/json"),
@@ -92,16 +136,7 @@ pub fn synthesize(request: &SynthesisRequest, settings: &[Setting]) -> Result<St
         headers.push(header("openai-project", project));
     }
 
-    Ok(Step::Stream(StreamRequest {
-        request: HttpRequest {
-            method: Method::Post,
-            url: config.speech_url,
-            headers,
-            body: json_body(&Value::Object(body)),
-        },
-        format: stream_format(request.format.container),
-        billed_characters_header: None,
-    }))
+    headers
 }
 
 /// Maps the requested container to OpenAI's `response_format` and checks the sample rate.
@@ -226,7 +261,7 @@ fn unusable_setting(error: SettingsError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use voxgate_plugin_sdk::serde_json::{self, json};
-    use voxgate_plugin_sdk::{HeaderValue, RequestHeader, SecretRef};
+    use voxgate_plugin_sdk::{HeaderValue, SecretRef};
 
     use super::*;
 
@@ -557,6 +592,17 @@ mod tests {
         request.timestamps = true;
 
         expect_unsupported(&request, "timestamps");
+    }
+
+    #[test]
+    fn unsupported_wins_over_invalid() {
+        let mut request = request();
+        request.format.container = AudioContainer::Ulaw;
+        request.text = "a".repeat(5000);
+        request.speed = Some(9.0);
+
+        // Another provider may take this text and speed, so the host should fall back.
+        expect_unsupported(&request, "no ulaw output");
     }
 
     #[test]

@@ -25,11 +25,17 @@
 //! use voxgate_plugin_sdk::serde_json::json;
 //! use voxgate_plugin_sdk::*;
 //!
+//! const DEFAULT_BASE_URL: &str = "https://tts.example.com";
+//!
+//! fn base_url(settings: &[Setting]) -> Result<BaseUrl, SettingsError> {
+//!     BaseUrl::parse("base-url", setting_or(settings, "base-url", DEFAULT_BASE_URL))
+//! }
+//!
 //! struct Example;
 //!
 //! impl Guest for Example {
 //!     fn describe(settings: Vec<Setting>) -> Result<ProviderInfo, SettingsError> {
-//!         let base_url = BaseUrl::parse("base-url", setting_or(&settings, "base-url", "https://tts.example.com"))?;
+//!         let base_url = base_url(&settings)?;
 //!
 //!         Ok(ProviderInfo {
 //!             id: "example".to_string(),
@@ -53,6 +59,8 @@
 //!             }],
 //!             default_model: "standard".to_string(),
 //!             default_voice: "anna".to_string(),
+//!             // Derived from the setting, so pointing base-url at an emulator or a proxy
+//!             // also moves the host that the plugin may address.
 //!             hosts: vec![base_url.host()],
 //!             secrets: vec![SecretInfo {
 //!                 name: "api-key".to_string(),
@@ -62,22 +70,30 @@
 //!             }],
 //!             settings: vec![SettingInfo {
 //!                 name: "base-url".to_string(),
-//!                 description: "Where the Example TTS API is served".to_string(),
-//!                 default: Some("https://tts.example.com".to_string()),
+//!                 description: "Origin of the Example TTS API".to_string(),
+//!                 default: Some(DEFAULT_BASE_URL.to_string()),
 //!             }],
 //!         })
 //!     }
 //!
-//!     fn synthesize(request: SynthesisRequest, settings: Vec<Setting>) -> Result<Step, ProviderError> {
-//!         let base_url = BaseUrl::parse("base-url", setting_or(&settings, "base-url", "https://tts.example.com"))
+//!     fn synthesize(
+//!         request: SynthesisRequest,
+//!         settings: Vec<Setting>,
+//!     ) -> Result<Step, ProviderError> {
+//!         let base_url = base_url(&settings)
 //!             .map_err(|error| ProviderError::Unavailable(error.message))?;
 //!         parse_options(&request.options, &[])?;
 //!
-//!         let body = json!({"text": request.text, "voice": request.voice, "model": request.model});
+//!         let body = json!({
+//!             "text": request.text,
+//!             "voice": request.voice,
+//!             "model": request.model,
+//!         });
 //!         let http_request = HttpRequest {
 //!             method: Method::Post,
 //!             url: base_url.join("/speak"),
 //!             headers: vec![
+//!                 // The host fills in `Bearer <api-key>` when it sends the request.
 //!                 secret_header("authorization", bearer("api-key")),
 //!                 header("content-type", "application/json"),
 //!             ],
@@ -86,13 +102,18 @@
 //!
 //!         Ok(Step::Stream(StreamRequest {
 //!             request: http_request,
-//!             format: AudioFormat { container: AudioContainer::Mp3, sample_rate: None, bitrate: None },
+//!             format: AudioFormat {
+//!                 container: AudioContainer::Mp3,
+//!                 sample_rate: None,
+//!                 bitrate: None,
+//!             },
 //!             billed_characters_header: None,
 //!         }))
 //!     }
 //!
 //!     fn resume(response: HttpResponse) -> Result<Step, ProviderError> {
-//!         let message = format!("Example TTS returned HTTP {}: {}", response.status, body_excerpt(&response.body));
+//!         let excerpt = body_excerpt(&response.body);
+//!         let message = format!("Example TTS returned HTTP {}: {excerpt}", response.status);
 //!         Err(error_for_status(&response, message))
 //!     }
 //! }
