@@ -101,14 +101,14 @@ def upstream(emulator):
 def start_gateway(tmp_path_factory, voxgate_bin, emulator, api_key):
     """Return a function that starts a gateway in front of the module's emulator.
 
-    Call it with the plugin files to load and optionally GatewaySettings. Every gateway it
-    started is stopped when the module ends.
+    Call it with the plugin files to load, optionally GatewaySettings, and optionally another
+    base URL for the OpenAI plugin. Every gateway it started is stopped when the module ends.
     """
     started = []
 
-    def start(plugin_files, settings=None, key=None):
+    def start(plugin_files, settings=None, openai_base_url=None):
         workdir = tmp_path_factory.mktemp("voxgate")
-        gateway = Gateway(voxgate_bin, workdir, plugin_files, emulator.url, key or api_key, settings or GatewaySettings())
+        gateway = Gateway(voxgate_bin, workdir, plugin_files, openai_base_url or emulator.url, api_key, settings or GatewaySettings())
         started.append(gateway)
         return gateway
 

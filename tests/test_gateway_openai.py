@@ -8,6 +8,8 @@ serving after a failure.
 
 import base64
 import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from openai import OpenAI
@@ -176,6 +178,74 @@ def test_sse_stream_format(gateway, upstream):
     assert_audio(b"".join(base64.b64decode(event["audio"]) for event in deltas), "mp3")
 
 
+@pytest.mark.parametrize("speed", [0.25, 4.0])
+def test_speed_bounds_accepted(gateway, upstream, speed):
+    response = gateway.speech(speech_body(input=SENTENCE, response_format="pcm", speed=speed))
+
+    assert response.status == 200, f"speed {speed} is within OpenAI's range but was rejected: {response.describe()}"
+    assert_audio(response.body, "pcm", speed=speed)
+
+
+def test_unicode_input_forwarded(gateway, upstream):
+    text = "Grüße aus Köln, naïve café — 東京 👋"
+
+    response = gateway.speech(speech_body(input=text, response_format="pcm"))
+
+    assert response.status == 200, f"non-ASCII input failed: {response.describe()}"
+    assert_one_upstream_request(upstream, {"input": text})
+
+
+def test_max_length_counts_characters(gateway, upstream):
+    # 4096 two-byte characters are 8192 bytes of UTF-8 but within OpenAI's 4096-character
+    # limit. The emulator returns a queued 500 in place of speech, so nothing long is rendered.
+    text = "é" * 4096
+    upstream.add_faults({"kind": "status", "status": 500})
+
+    response = gateway.speech(speech_body(input=text))
+
+    error = response.error() or {}
+    assert error.get("code") != "string_above_max_length", f"the limit was applied to bytes, not characters: {error}"
+    assert_one_upstream_request(upstream, {"input": text})
+
+
+def test_concurrent_requests(gateway, upstream):
+    formats = [FORMATS[index % len(FORMATS)] for index in range(12)]
+
+    def speak(format):
+        client = OpenAI(base_url=gateway.url + "/v1", api_key="anything", max_retries=0, timeout=60)
+        return client.audio.speech.create(model="tts-1", voice="alloy", input=SENTENCE, response_format=format).content
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(speak, formats))
+
+    for format, audio in zip(formats, results):
+        assert probe(audio, format).codec == EXPECTED_CODECS[format], f"a concurrent {format} request returned other audio"
+    assert len(upstream.speech_requests()) == len(formats), "the gateway did not send one upstream request per client request"
+
+
+def test_client_disconnect_mid_stream(gateway, upstream):
+    upstream.add_faults({"kind": "slow", "chunk_delay_ms": 300})
+    request = rawhttp.closing_post(SPEECH_PATH, speech_body(input=SENTENCE, response_format="wav"))
+
+    with socket.create_connection(("127.0.0.1", int(gateway.url.rsplit(":", 1)[1])), timeout=30) as connection:
+        connection.sendall(request)
+        first_bytes = connection.recv(4096)
+
+    assert first_bytes.startswith(b"HTTP/1.1 200"), f"the slow stream did not start: {first_bytes[:200]!r}"
+    follow_up = good_request(gateway)
+    assert follow_up.status == 200, f"the gateway failed a valid request after a client left mid-stream: {follow_up.describe()}"
+
+
+def test_unknown_route_error(gateway):
+    response = rawhttp.request(gateway.url, "GET", "/v1/nothing-here")
+
+    error = response.error()
+    assert response.status == 404, f"an unknown route did not give 404: {response.describe()}"
+    assert error is not None, f"the 404 body is not an OpenAI error object: {response.describe()}"
+    assert ERROR_KEYS <= set(error), f"error lacks some of {sorted(ERROR_KEYS)}: {error}"
+    assert response.headers.get("x-request-id"), f"the 404 has no x-request-id: {response.headers}"
+
+
 def test_healthz_ok(gateway):
     response = rawhttp.request(gateway.url, "GET", "/healthz")
 
@@ -207,6 +277,27 @@ def test_bad_request_rejected(gateway, upstream, case):
     assert follow_up.status == 200, f"a valid request failed after the rejected one: {follow_up.describe()}"
 
 
+def test_chunked_body_accepted(gateway, upstream):
+    body = json.dumps(speech_body(input=SENTENCE, response_format="pcm")).encode("utf-8")
+    chunks = [body[:7], body[7:30], body[30:]]
+
+    response = rawhttp.request(gateway.url, "POST", SPEECH_PATH, iter(chunks), {"Content-Type": "application/json"}, encode_chunked=True)
+
+    assert response.status == 200, f"a chunked request body was not accepted: {response.describe()}"
+    assert_one_upstream_request(upstream, {"input": SENTENCE})
+
+
+def test_chunked_body_too_large(gateway, upstream):
+    # Without a Content-Length the gateway can only enforce max_request_bytes while reading.
+    body = json.dumps(speech_body(input="a" * 3 * GatewaySettings().max_request_bytes)).encode("utf-8")
+    chunks = (body[offset:offset + 65536] for offset in range(0, len(body), 65536))
+
+    response = rawhttp.request(gateway.url, "POST", SPEECH_PATH, chunks, {"Content-Type": "application/json"}, encode_chunked=True)
+
+    assert_gateway_error(response, 413, "request_too_large", check_param=False)
+    assert upstream.requests() == [], f"an oversized chunked request reached the provider: {upstream.requests()}"
+
+
 def test_unknown_field_named(gateway, upstream):
     response = gateway.speech(speech_body(colour="blue"))
 
@@ -233,6 +324,18 @@ def test_upstream_fault_mapped(gateway, upstream, case):
     assert upstream.speech_requests(), "the gateway never called the provider"
     follow_up = good_request(gateway)
     assert follow_up.status == 200, f"the gateway failed a valid request after the fault: {follow_up.describe()}"
+
+
+def test_upstream_unreachable(start_gateway, openai_plugin):
+    # A port that was free a moment ago: connecting to it is refused.
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        closed_port = probe_socket.getsockname()[1]
+    gateway = start_gateway([openai_plugin], openai_base_url=f"http://127.0.0.1:{closed_port}")
+
+    response = gateway.speech(speech_body(input=SENTENCE))
+
+    assert_gateway_error(response, 503, "provider_unavailable", check_param=False)
 
 
 def test_rate_limit_retry_after(gateway, upstream):

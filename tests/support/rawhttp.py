@@ -45,14 +45,17 @@ class Response:
         return f"HTTP {self.status} {self.reason}, headers {self.headers}, body {body!r}, read error {self.read_error!r}"
 
 
-def request(base_url, method, path, body=None, headers=None, timeout=DEFAULT_TIMEOUT_S):
-    """Send one request on a new connection and read the whole response."""
+def request(base_url, method, path, body=None, headers=None, timeout=DEFAULT_TIMEOUT_S, encode_chunked=False):
+    """Send one request on a new connection and read the whole response.
+
+    With `encode_chunked`, `body` is an iterable of byte strings sent as one chunk each.
+    """
     url = urlsplit(base_url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
     try:
         send_error = None
         try:
-            connection.request(method, path, body=body, headers=headers or {})
+            connection.request(method, path, body=body, headers=headers or {}, encode_chunked=encode_chunked)
         except (BrokenPipeError, ConnectionResetError) as error:
             # A server may send a response (a 413, say) and close before reading a large body.
             # The response can still be waiting in the receive buffer.
