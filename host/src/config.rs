@@ -73,8 +73,9 @@ pub struct EngineConfig {
     /// Plugin instances that may exist at once across all requests. Sizes the pooling
     /// allocator; requests past it wait for a free slot.
     pub max_instances: u32,
-    /// Steps (`fetch` and `stream` round trips) one synthesis may take before the host gives
-    /// up on a plugin that never finishes.
+    /// Steps (`fetch`, `fetch-after` and `stream` round trips) one synthesis may take before
+    /// the host gives up on a plugin that never finishes. Polling a queued job takes one step
+    /// per poll.
     pub max_steps: u32,
 }
 
@@ -84,7 +85,7 @@ impl Default for EngineConfig {
             memory_limit_mib: 64,
             call_timeout_ms: 2000,
             max_instances: 256,
-            max_steps: 32,
+            max_steps: 64,
         }
     }
 }

@@ -8,6 +8,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::Body as _;
@@ -17,11 +18,14 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::audio::{SIGNATURE_LEN, check_signature, container_name, may_be_audio};
-use crate::plugin::wit::{AudioFormat, ProviderError, Step, SynthesisRequest};
+use crate::plugin::wit::{AudioFormat, HttpRequest, HttpResponse, ProviderError, Step, SynthesisRequest};
 use crate::plugin::{LoadedPlugin, PluginFault, PluginInstance};
 use crate::secrets::scrub;
 use crate::upstream::{UpstreamClient, UpstreamError, describe_error};
 use crate::engine::PluginEngine;
+
+/// The longest pause a `fetch-after` step gets, whatever the plugin asks for.
+const MAX_FETCH_DELAY: Duration = Duration::from_secs(10);
 
 /// Why a synthesis through one provider failed.
 #[derive(Debug, thiserror::Error)]
@@ -126,15 +130,12 @@ pub async fn synthesize(
                     billed_characters: audio.billed_characters,
                 });
             }
-            Step::Fetch(request) => {
-                let prepared = prepare(upstream, &plugin, &request)?;
-                let host = prepared.host.clone();
-                let answer = upstream.send(prepared, deadline).await.map_err(upstream_error(&provider))?;
-                upstream
-                    .read_response(&host, answer, deadline)
-                    .await
-                    .map_err(upstream_error(&provider))?
+            Step::FetchAfter(delayed) => {
+                let pause = Duration::from_millis(u64::from(delayed.delay_ms)).min(MAX_FETCH_DELAY);
+                tokio::time::sleep_until((Instant::now() + pause).min(deadline)).await;
+                fetch_whole(upstream, &plugin, &delayed.request, deadline).await?
             }
+            Step::Fetch(request) => fetch_whole(upstream, &plugin, &request, deadline).await?,
             Step::Stream(stream) => {
                 check_audio_format(&provider, requested, &stream.format)?;
                 let prepared = prepare(upstream, &plugin, &stream.request)?;
@@ -241,7 +242,7 @@ async fn run_blocking<T: Send + 'static>(
 fn prepare(
     upstream: &UpstreamClient,
     plugin: &LoadedPlugin,
-    request: &crate::plugin::wit::HttpRequest,
+    request: &HttpRequest,
 ) -> Result<crate::upstream::PreparedRequest, SynthesisError> {
     let provider = plugin.id().to_string();
     upstream.prepare(plugin, request).map_err(|error| match error {
@@ -250,6 +251,20 @@ fn prepare(
         }
         other => SynthesisError::Policy { provider, reason: other.to_string() },
     })
+}
+
+/// Sends a request and reads its whole answer for the plugin.
+async fn fetch_whole(
+    upstream: &UpstreamClient,
+    plugin: &LoadedPlugin,
+    request: &HttpRequest,
+    deadline: Instant,
+) -> Result<HttpResponse, SynthesisError> {
+    let provider = plugin.id();
+    let prepared = prepare(upstream, plugin, request)?;
+    let host = prepared.host.clone();
+    let answer = upstream.send(prepared, deadline).await.map_err(upstream_error(provider))?;
+    upstream.read_response(&host, answer, deadline).await.map_err(upstream_error(provider))
 }
 
 fn upstream_error(provider: &str) -> impl Fn(UpstreamError) -> SynthesisError + '_ {
