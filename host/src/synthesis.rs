@@ -63,6 +63,9 @@ pub fn describe_provider_error(error: &ProviderError) -> String {
         ProviderError::Unavailable(message) => format!("unavailable: {message}"),
         ProviderError::Unsupported(message) => format!("unsupported: {message}"),
         ProviderError::InvalidResponse(message) => format!("invalid response: {message}"),
+        ProviderError::Misconfigured(error) => {
+            format!("misconfigured: setting `{}`: {}", error.name, error.message)
+        }
     }
 }
 
@@ -285,6 +288,10 @@ fn provider_error(plugin: &LoadedPlugin, error: ProviderError) -> SynthesisError
         ProviderError::Unavailable(m) => ProviderError::Unavailable(scrub_text(m)),
         ProviderError::Unsupported(m) => ProviderError::Unsupported(scrub_text(m)),
         ProviderError::InvalidResponse(m) => ProviderError::InvalidResponse(scrub_text(m)),
+        ProviderError::Misconfigured(mut error) => {
+            error.message = scrub_text(error.message);
+            ProviderError::Misconfigured(error)
+        }
     };
     SynthesisError::Provider { provider: plugin.id().to_string(), error }
 }

@@ -316,6 +316,16 @@ fn provider_error_response(provider: &str, error: &ProviderError) -> ErrorRespon
             None,
             &format!("provider {provider} is unavailable: {message}"),
         ),
+        ProviderError::Misconfigured(error) => error_response(
+            503,
+            "server_error",
+            "provider_not_configured",
+            None,
+            &format!(
+                "provider {provider} is not configured correctly: setting `{}`: {}",
+                error.name, error.message
+            ),
+        ),
         ProviderError::InvalidResponse(message) => error_response(
             502,
             "upstream_error",

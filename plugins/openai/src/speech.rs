@@ -251,11 +251,8 @@ fn voice(voice: &str) -> Value {
 /// Turns settings that `describe` would have rejected into an error for this synthesis.
 fn unusable_setting(error: SettingsError) -> ProviderError {
     // The host only synthesizes with settings that `describe` accepted, so this is an
-    // operator error that no retry fixes. `unavailable` makes the host fall back.
-    ProviderError::Unavailable(format!(
-        "the OpenAI plugin's setting `{}` is invalid: {}",
-        error.name, error.message
-    ))
+    // operator error that no retry fixes.
+    ProviderError::Misconfigured(error)
 }
 
 #[cfg(test)]
@@ -482,15 +479,15 @@ mod tests {
     }
 
     #[test]
-    fn invalid_setting_is_unavailable() {
+    fn invalid_setting_is_misconfigured() {
         let settings = [setting("base-url", "ftp://example.com")];
 
         let error = synthesize(&request(), &settings).unwrap_err();
 
-        let ProviderError::Unavailable(message) = error else {
-            panic!("expected unavailable, got {error:?}");
+        let ProviderError::Misconfigured(error) = error else {
+            panic!("expected misconfigured, got {error:?}");
         };
-        assert!(message.contains("`base-url`"), "{message}");
+        assert_eq!(error.name, "base-url");
     }
 
     #[test]

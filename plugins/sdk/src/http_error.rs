@@ -169,6 +169,7 @@ mod tests {
             ProviderError::Unavailable(_) => "unavailable",
             ProviderError::Unsupported(_) => "unsupported",
             ProviderError::InvalidResponse(_) => "invalid-response",
+            ProviderError::Misconfigured(_) => "misconfigured",
         }
     }
 
