@@ -2,4 +2,6 @@
 //! API-neutral [`SpeechRequest`](crate::gateway::SpeechRequest) and writes errors in that
 //! API's own shape, so its official SDKs work unchanged.
 
+pub mod elevenlabs;
+pub mod errors;
 pub mod openai;

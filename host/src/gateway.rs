@@ -17,8 +17,10 @@ use crate::upstream::UpstreamClient;
 /// A request to speak, in no particular API's terms.
 #[derive(Debug, Clone)]
 pub struct SpeechRequest {
-    /// `model`, `provider:model`, or `None` for the first provider's default.
+    /// `model`, `provider:model`, or `None` for the default model of the provider chosen by
+    /// the voice, or of the first provider.
     pub model: Option<String>,
+    /// `voice`, `provider:voice`, or `None` for the provider's default voice.
     pub voice: Option<String>,
     pub text: String,
     pub format: AudioFormat,
@@ -28,6 +30,10 @@ pub struct SpeechRequest {
     pub timestamps: bool,
     /// Provider-specific options, a JSON object.
     pub options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The provider the options are meant for, when the API that received them is one
+    /// provider's own. Another provider gets no options, since its plugin would reject keys
+    /// it does not know.
+    pub options_provider: Option<&'static str>,
 }
 
 /// A request the gateway rejects before any provider sees it. The fields map onto each
@@ -107,8 +113,8 @@ impl Gateway {
     /// Resolves, validates and runs a speech request.
     pub async fn speak(&self, request: SpeechRequest) -> Result<Synthesized, SpeakError> {
         let set = self.plugins();
-        let (plugin, model) = resolve_model(&set, request.model.as_deref())?;
-        let synthesis = validate(&plugin, &model, request)?;
+        let (plugin, model, voice) = resolve(&set, request.model.as_deref(), request.voice.as_deref())?;
+        let synthesis = validate(&plugin, &model, voice, request)?;
         let slot = self
             .instance_slots
             .clone()
@@ -154,55 +160,106 @@ fn log_plugin_set(set: &PluginSet, config: &Config) {
     }
 }
 
-/// Finds the plugin and model for `provider:model`, a bare model id, or nothing (the first
-/// configured provider's default model).
-fn resolve_model(
+/// A `provider:name` reference, or a bare name.
+struct Qualified<'a> {
+    provider: Option<&'a str>,
+    name: &'a str,
+}
+
+/// Splits `provider:name` when the prefix is a loaded provider's id. Other colons stay part
+/// of the name, since some providers' ids contain them.
+fn qualify<'a>(set: &PluginSet, text: &'a str) -> Qualified<'a> {
+    match text.split_once(':') {
+        Some((provider, name)) if set.plugins.contains_key(provider) => {
+            Qualified { provider: Some(provider), name }
+        }
+        _ => Qualified { provider: None, name: text },
+    }
+}
+
+/// Finds the plugin, model and voice for a request's `model` and `voice`, each of which may
+/// be `provider:name`, a bare name, or absent.
+///
+/// An explicit provider wins; otherwise a bare model picks a provider that offers it (and
+/// the voice, when one is named), and a bare voice alone picks a provider that offers the
+/// voice. Providers whose secrets are set are preferred, so a name offered by several goes
+/// to one that can serve it.
+fn resolve(
     set: &PluginSet,
     model: Option<&str>,
-) -> Result<(Arc<LoadedPlugin>, String), InvalidRequest> {
-    let Some(model) = model else {
-        let plugin = set
-            .plugins
-            .values()
-            .find(|plugin| is_configured(plugin))
-            .or_else(|| set.plugins.values().next())
-            .ok_or_else(|| InvalidRequest::new(Some("model"), "model_not_found", "no provider is loaded"))?;
-        return Ok((plugin.clone(), plugin.info.default_model.clone()));
-    };
+    voice: Option<&str>,
+) -> Result<(Arc<LoadedPlugin>, String, Option<String>), InvalidRequest> {
+    let model = model.map(|text| qualify(set, text));
+    let voice = voice.map(|text| qualify(set, text));
+    let voice_name = voice.as_ref().map(|voice| voice.name.to_string());
 
-    if let Some((provider, model_id)) = model.split_once(':') {
-        let plugin = set.plugins.get(provider).ok_or_else(|| {
-            InvalidRequest::new(
-                Some("model"),
-                "model_not_found",
-                format!(
-                    "provider `{}` is not loaded; loaded providers: {}",
-                    quote(provider),
-                    join_or_none(set.plugins.keys().map(String::as_str))
-                ),
-            )
-        })?;
-        let model_id = if model_id.is_empty() { plugin.info.default_model.as_str() } else { model_id };
-        if find_model(plugin, model_id).is_none() {
-            return Err(unknown_model(model, &[plugin.clone()]));
+    if let Some(Qualified { provider: Some(provider), name }) = model {
+        let plugin = set.plugins[provider].clone();
+        if let Some(Qualified { provider: Some(voice_provider), name: voice_name }) = voice
+            && voice_provider != provider
+        {
+            return Err(voice_elsewhere(voice_name, voice_provider, provider));
         }
-        return Ok((plugin.clone(), model_id.to_string()));
+        let model_id = if name.is_empty() { plugin.info.default_model.clone() } else { name.to_string() };
+        if find_model(&plugin, &model_id).is_none() {
+            return Err(unknown_model(&format!("{provider}:{name}"), &[plugin.clone()]));
+        }
+        return Ok((plugin, model_id, voice_name));
     }
 
-    // A bare model id: prefer a provider whose secrets are set, so a model offered by
-    // several providers goes to one that can serve it.
-    let offering: Vec<Arc<LoadedPlugin>> = set
-        .plugins
-        .values()
-        .filter(|plugin| find_model(plugin, model).is_some())
-        .cloned()
-        .collect();
-    let plugin = offering
+    if let Some(Qualified { provider: Some(provider), .. }) = voice {
+        let plugin = set.plugins[provider].clone();
+        let model_id = match &model {
+            Some(model) => model.name.to_string(),
+            None => plugin.info.default_model.clone(),
+        };
+        if find_model(&plugin, &model_id).is_none() {
+            return Err(unknown_model(&model_id, &[plugin.clone()]));
+        }
+        return Ok((plugin, model_id, voice_name));
+    }
+
+    let candidates: Vec<&Arc<LoadedPlugin>> = match &model {
+        Some(model) => {
+            let offering: Vec<_> =
+                set.plugins.values().filter(|plugin| find_model(plugin, model.name).is_some()).collect();
+            if offering.is_empty() {
+                return Err(unknown_model(model.name, &set.plugins.values().cloned().collect::<Vec<_>>()));
+            }
+            offering
+        }
+        None => set.plugins.values().collect(),
+    };
+    let offers_voice =
+        |plugin: &LoadedPlugin| voice_name.as_deref().is_none_or(|voice| offers_voice(plugin, voice));
+    let plugin = candidates
         .iter()
-        .find(|plugin| is_configured(plugin))
-        .or(offering.first())
-        .ok_or_else(|| unknown_model(model, &set.plugins.values().cloned().collect::<Vec<_>>()))?;
-    Ok((plugin.clone(), model.to_string()))
+        .find(|plugin| offers_voice(plugin) && is_configured(plugin))
+        .or_else(|| candidates.iter().find(|plugin| offers_voice(plugin)))
+        .or_else(|| candidates.iter().find(|plugin| is_configured(plugin)))
+        .or(candidates.first())
+        .map(|plugin| (*plugin).clone())
+        .ok_or_else(|| InvalidRequest::new(Some("model"), "model_not_found", "no provider is loaded"))?;
+    let model_id = match &model {
+        Some(model) => model.name.to_string(),
+        None => plugin.info.default_model.clone(),
+    };
+    Ok((plugin, model_id, voice_name))
+}
+
+fn offers_voice(plugin: &LoadedPlugin, voice: &str) -> bool {
+    plugin.info.voices.iter().any(|candidate| candidate.id == voice)
+}
+
+fn voice_elsewhere(voice: &str, voice_provider: &str, model_provider: &str) -> InvalidRequest {
+    InvalidRequest::new(
+        Some("voice"),
+        "voice_not_found",
+        format!(
+            "voice `{}` belongs to provider `{voice_provider}`, but the model is provider `{model_provider}`'s",
+            quote(voice)
+        ),
+    )
 }
 
 fn is_configured(plugin: &LoadedPlugin) -> bool {
@@ -232,9 +289,12 @@ fn find_model<'a>(plugin: &'a LoadedPlugin, model: &str) -> Option<&'a ModelInfo
 fn validate(
     plugin: &LoadedPlugin,
     model_id: &str,
+    voice: Option<String>,
     request: SpeechRequest,
 ) -> Result<SynthesisRequest, InvalidRequest> {
-    let model = find_model(plugin, model_id).expect("resolve_model returned a declared model");
+    let Some(model) = find_model(plugin, model_id) else {
+        return Err(unknown_model(model_id, &[]));
+    };
 
     if request.text.trim().is_empty() {
         return Err(InvalidRequest::new(
@@ -257,7 +317,7 @@ fn validate(
         ));
     }
 
-    let voice = request.voice.unwrap_or_else(|| plugin.info.default_voice.clone());
+    let voice = voice.unwrap_or_else(|| plugin.info.default_voice.clone());
     let Some(voice_info) = plugin.info.voices.iter().find(|candidate| candidate.id == voice) else {
         let known: Vec<&str> = plugin.info.voices.iter().map(|voice| voice.id.as_str()).collect();
         return Err(InvalidRequest::new(
@@ -303,8 +363,9 @@ fn validate(
         ));
     }
 
+    let meant_for_this_provider = request.options_provider.is_none_or(|id| id == plugin.id());
     let options = match request.options {
-        Some(map) if !map.is_empty() => serde_json::Value::Object(map).to_string(),
+        Some(map) if !map.is_empty() && meant_for_this_provider => serde_json::Value::Object(map).to_string(),
         _ => String::new(),
     };
     Ok(SynthesisRequest {

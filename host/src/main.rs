@@ -193,6 +193,7 @@ fn say_request(
         instructions: None,
         timestamps: false,
         options: None,
+        options_provider: None,
     })
 }
 

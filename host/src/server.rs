@@ -1,15 +1,16 @@
-//! The HTTP server: routes, request bodies under a size cap, and audio responses streamed to
-//! the client as they arrive from the provider.
+//! The HTTP server: the listener, routing to each API's handlers, request bodies under a
+//! size cap, and errors in the shape of the API that was called.
+
+mod audio_response;
+mod elevenlabs_routes;
+mod openai_routes;
 
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body::Frame;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -20,11 +21,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::api::openai::{self, ErrorResponse, StreamFormat};
-use crate::audio::content_type;
+use crate::api::errors::{ApiError, Blame};
+use crate::api::{elevenlabs, openai};
 use crate::config::ServerConfig;
-use crate::gateway::Gateway;
-use crate::synthesis::{AudioBody, AudioStream, Synthesized};
+use crate::gateway::{Gateway, quote};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = UnsyncBoxBody<Bytes, BoxError>;
@@ -130,75 +130,70 @@ async fn route(
     started: Instant,
 ) -> Response<Body> {
     let path = request.uri().path().to_string();
-    match (request.method(), path.as_str()) {
-        (&Method::POST, "/v1/audio/speech") => {
-            speech(gateway, request, max_request_bytes, request_id, started).await
+    let method = request.method().clone();
+
+    if let Some(rest) = path.strip_prefix("/v1/text-to-speech/") {
+        if method != Method::POST {
+            return method_not_allowed(Api::ElevenLabs, &method, &path);
         }
-        (&Method::GET, "/v1/providers") => json_response(StatusCode::OK, providers_json(gateway)),
+        return elevenlabs_routes::speech(gateway, request, rest, max_request_bytes, request_id, started).await;
+    }
+
+    match (&method, path.as_str()) {
+        (&Method::POST, "/v1/audio/speech") => {
+            openai_routes::speech(gateway, request, max_request_bytes, request_id, started).await
+        }
+        (&Method::GET, "/v1/models") => {
+            if wants_openai_shape(&request) {
+                openai_routes::models(gateway)
+            } else {
+                elevenlabs_routes::models(gateway)
+            }
+        }
+        (&Method::GET, "/v1/voices") => elevenlabs_routes::voices(gateway),
+        (&Method::GET, "/v2/voices") => elevenlabs_routes::voices_page(gateway),
+        (&Method::GET, "/v1/providers") => openai_routes::providers(gateway),
         (&Method::GET, "/healthz") => {
             let set = gateway.plugins();
             json_response(StatusCode::OK, json!({ "status": "ok", "providers": set.plugins.len() }))
         }
-        (_, "/v1/audio/speech" | "/v1/providers" | "/healthz") => openai_error(openai::error_response(
-            405,
-            "invalid_request_error",
-            "method_not_allowed",
-            None,
-            &format!("method {} is not allowed on {path}", request.method()),
-        )),
-        _ => openai_error(openai::error_response(
-            404,
-            "invalid_request_error",
-            "not_found",
-            None,
-            &format!("no route for {} {}", request.method(), crate::gateway::quote(&path)),
-        )),
+        (_, "/v1/audio/speech" | "/v1/models" | "/v1/providers" | "/healthz") => {
+            method_not_allowed(Api::OpenAi, &method, &path)
+        }
+        (_, "/v1/voices" | "/v2/voices") => method_not_allowed(Api::ElevenLabs, &method, &path),
+        _ => error_response(
+            Api::OpenAi,
+            &ApiError::new(404, Blame::Client, "not_found", format!("no route for {method} {}", quote(&path))),
+        ),
     }
 }
 
-async fn speech(
-    gateway: &Gateway,
-    request: Request<Incoming>,
-    max_request_bytes: usize,
-    request_id: &str,
-    started: Instant,
-) -> Response<Body> {
-    let body = match read_body(request, max_request_bytes).await {
-        Ok(body) => body,
-        Err(response) => return openai_error(response),
-    };
-    let speech = match openai::parse_speech_request(&body) {
-        Ok(speech) => speech,
-        Err(invalid) => {
-            tracing::info!(code = invalid.code, error = %invalid.message, "invalid request");
-            return openai_error(openai::speak_error_response(&invalid.into()));
-        }
-    };
+/// `GET /v1/models` exists in both APIs with different shapes. OpenAI's SDK always sends
+/// `Authorization`; ElevenLabs' sends `xi-api-key` or nothing.
+fn wants_openai_shape(request: &Request<Incoming>) -> bool {
+    let headers = request.headers();
+    headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("xi-api-key")
+}
 
-    match gateway.speak(speech.request).await {
-        Ok(synthesized) => {
-            let span = tracing::Span::current();
-            span.record("provider", synthesized.provider.as_str());
-            span.record("model", synthesized.model.as_str());
-            audio_response(synthesized, speech.stream_format, request_id, started)
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, "speech request failed");
-            openai_error(openai::speak_error_response(&error))
-        }
-    }
+fn method_not_allowed(api: Api, method: &Method, path: &str) -> Response<Body> {
+    let error = ApiError::new(
+        405,
+        Blame::Client,
+        "method_not_allowed",
+        format!("method {method} is not allowed on {}", quote(path)),
+    );
+    error_response(api, &error)
 }
 
 /// Reads a request body, rejecting one over the cap before reading it where the client
 /// declared its length.
-async fn read_body(request: Request<Incoming>, max_bytes: usize) -> Result<Bytes, ErrorResponse> {
+async fn read_body(request: Request<Incoming>, max_bytes: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
-        openai::error_response(
+        ApiError::new(
             413,
-            "invalid_request_error",
+            Blame::Client,
             "request_too_large",
-            None,
-            &format!("request body is larger than {max_bytes} bytes (server.max_request_bytes)"),
+            format!("request body is larger than {max_bytes} bytes (server.max_request_bytes)"),
         )
     };
     let declared = request
@@ -212,206 +207,40 @@ async fn read_body(request: Request<Incoming>, max_bytes: usize) -> Result<Bytes
     match Limited::new(request.into_body(), max_bytes).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(error) => Err(openai::error_response(
+        Err(error) => Err(ApiError::new(
             400,
-            "invalid_request_error",
+            Blame::Client,
             "invalid_body",
-            None,
-            &format!("reading the request body failed: {error}"),
+            format!("reading the request body failed: {error}"),
         )),
     }
 }
 
-/// Chunk size for server-sent events made from a complete clip.
-const SSE_CHUNK_BYTES: usize = 16 * 1024;
+/// The client API whose error shape a response uses.
+#[derive(Debug, Clone, Copy)]
+enum Api {
+    OpenAi,
+    ElevenLabs,
+}
 
-fn audio_response(
-    synthesized: Synthesized,
-    stream_format: StreamFormat,
-    request_id: &str,
-    started: Instant,
-) -> Response<Body> {
-    let Synthesized { provider, model, format, body, billed_characters } = synthesized;
-    let response_type = match stream_format {
-        StreamFormat::Audio => content_type(format.container),
-        StreamFormat::Sse => "text/event-stream",
+fn error_response(api: Api, error: &ApiError) -> Response<Body> {
+    let (status, body) = match api {
+        Api::OpenAi => (error.status, openai::error_body(error)),
+        Api::ElevenLabs => elevenlabs::error_body(error),
     };
-    let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, response_type)
-        .header("x-voxgate-provider", provider.as_str())
-        .header("x-voxgate-model", model.as_str());
-    if let Some(characters) = billed_characters {
-        builder = builder.header("x-voxgate-billed-characters", characters);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, body);
+    if let Some(seconds) = error.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
-    let response = match body {
-        AudioBody::Complete(bytes) => {
-            tracing::info!(bytes = bytes.len(), "audio complete");
-            let bytes = match stream_format {
-                StreamFormat::Audio => bytes,
-                StreamFormat::Sse => {
-                    let mut events = bytes::BytesMut::new();
-                    for chunk in bytes.chunks(SSE_CHUNK_BYTES) {
-                        events.extend_from_slice(&openai::sse_delta(chunk));
-                    }
-                    events.extend_from_slice(&openai::sse_done());
-                    events.freeze()
-                }
-            };
-            builder.body(Full::new(bytes).map_err(|never| match never {}).boxed_unsync())
-        }
-        AudioBody::Stream(stream) => {
-            let body = LoggedStream {
-                stream,
-                stream_format,
-                bytes: 0,
-                started,
-                request_id: request_id.to_string(),
-                span: tracing::Span::current(),
-                done: false,
-            };
-            builder.extension(Streaming).body(UnsyncBoxBody::new(body))
-        }
-    };
-    response.unwrap_or_else(|error| {
-        tracing::error!(%error, "building the audio response failed");
-        openai_error(openai::error_response(500, "server_error", "internal_error", None, "internal error"))
-    })
+    response
 }
 
-/// Marks a response whose body logs its own completion.
-#[derive(Clone, Copy)]
-struct Streaming;
-
-/// Streams provider audio to the client and logs how the stream ended. An upstream failure
-/// mid-stream becomes a body error, so hyper aborts the response (no final chunk on
-/// HTTP/1.1, a reset on HTTP/2) and the client sees a broken transfer, never a truncated
-/// clip that looks complete.
-struct LoggedStream {
-    stream: AudioStream,
-    stream_format: StreamFormat,
-    /// Audio bytes sent, before any event framing.
-    bytes: u64,
-    started: Instant,
-    request_id: String,
-    span: tracing::Span,
-    done: bool,
-}
-
-impl http_body::Body for LoggedStream {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match this.stream.poll_chunk(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.bytes += chunk.len() as u64;
-                let data = match this.stream_format {
-                    StreamFormat::Audio => chunk,
-                    StreamFormat::Sse => openai::sse_delta(&chunk),
-                };
-                Poll::Ready(Some(Ok(Frame::data(data))))
-            }
-            Poll::Ready(Some(Err(error))) => {
-                this.done = true;
-                this.span.in_scope(|| {
-                    tracing::warn!(
-                        id = %this.request_id,
-                        bytes = this.bytes,
-                        error = %error,
-                        "audio stream failed after the response started; aborting it"
-                    )
-                });
-                Poll::Ready(Some(Err(Box::new(error))))
-            }
-            Poll::Ready(None) => {
-                if this.done {
-                    return Poll::Ready(None);
-                }
-                this.done = true;
-                this.span.in_scope(|| {
-                    tracing::info!(
-                        status = 200,
-                        bytes = this.bytes,
-                        duration_ms = this.started.elapsed().as_millis() as u64,
-                        "request finished"
-                    )
-                });
-                match this.stream_format {
-                    StreamFormat::Audio => Poll::Ready(None),
-                    StreamFormat::Sse => Poll::Ready(Some(Ok(Frame::data(openai::sse_done())))),
-                }
-            }
-        }
-    }
-}
-
-impl Drop for LoggedStream {
-    fn drop(&mut self) {
-        if !self.done {
-            self.span.in_scope(|| {
-                tracing::info!(bytes = self.bytes, "client went away before the audio ended")
-            });
-        }
-    }
-}
-
-fn providers_json(gateway: &Gateway) -> serde_json::Value {
-    let set = gateway.plugins();
-    let providers: Vec<serde_json::Value> = set
-        .plugins
-        .values()
-        .map(|plugin| {
-            let info = &plugin.info;
-            let models: Vec<serde_json::Value> = info
-                .models
-                .iter()
-                .map(|model| {
-                    json!({
-                        "id": model.id,
-                        "name": model.name,
-                        "languages": model.languages,
-                        "price_per_million_characters": model.price_per_million_characters,
-                        "max_characters": model.max_characters,
-                        "formats": model.formats.iter().map(|f| crate::audio::container_name(*f)).collect::<Vec<_>>(),
-                        "streaming": model.streaming,
-                        "instructions": model.instructions,
-                    })
-                })
-                .collect();
-            let voices: Vec<serde_json::Value> = info
-                .voices
-                .iter()
-                .map(|voice| json!({ "id": voice.id, "name": voice.name, "languages": voice.languages, "models": voice.models }))
-                .collect();
-            let missing: Vec<&str> = plugin.secrets.missing().map(|(name, _)| name).collect();
-            json!({
-                "id": info.id,
-                "name": info.name,
-                "version": info.version,
-                "digest": plugin.digest,
-                "default_model": info.default_model,
-                "default_voice": info.default_voice,
-                "configured": missing.is_empty(),
-                "missing_secrets": missing,
-                "models": models,
-                "voices": voices,
-            })
-        })
-        .collect();
-    let rejected: Vec<serde_json::Value> = set
-        .rejected
-        .iter()
-        .map(|rejection| {
-            json!({
-                "file": rejection.file.file_name().map(|name| name.to_string_lossy().into_owned()),
-                "reason": rejection.reason,
-            })
-        })
-        .collect();
-    json!({ "providers": providers, "rejected": rejected })
+/// A bodiless response, for the rare failure to build a proper one.
+fn plain_error(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync());
+    *response.status_mut() = status;
+    response
 }
 
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response<Body> {
@@ -422,14 +251,9 @@ fn json_response(status: StatusCode, value: serde_json::Value) -> Response<Body>
         .expect("a JSON response with static headers is valid")
 }
 
-fn openai_error(error: ErrorResponse) -> Response<Body> {
-    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = json_response(status, error.body);
-    if let Some(seconds) = error.retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
-}
+/// Marks a response whose body logs its own completion.
+#[derive(Clone, Copy)]
+struct Streaming;
 
 /// A request id: `req_` and 16 random hex digits.
 fn new_request_id() -> String {

@@ -18,7 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::audio::{SIGNATURE_LEN, check_signature, container_name, may_be_audio};
-use crate::plugin::wit::{AudioFormat, HttpRequest, HttpResponse, ProviderError, Step, SynthesisRequest};
+use crate::plugin::wit::{Alignment, AudioFormat, HttpRequest, HttpResponse, ProviderError, Step, SynthesisRequest};
 use crate::plugin::{LoadedPlugin, PluginFault, PluginInstance};
 use crate::secrets::scrub;
 use crate::upstream::{UpstreamClient, UpstreamError, describe_error};
@@ -84,6 +84,8 @@ pub struct Synthesized {
     pub format: AudioFormat,
     pub body: AudioBody,
     pub billed_characters: Option<u32>,
+    /// Character timing, when the request asked for it and the provider returned it.
+    pub alignment: Option<Alignment>,
 }
 
 /// Runs `request` through `plugin` to the first byte of audio.
@@ -131,6 +133,7 @@ pub async fn synthesize(
                     format: audio.format,
                     body: AudioBody::Complete(Bytes::from(audio.data)),
                     billed_characters: audio.billed_characters,
+                    alignment: audio.alignment,
                 });
             }
             Step::FetchAfter(delayed) => {
@@ -165,6 +168,7 @@ pub async fn synthesize(
                         format: stream.format,
                         body: AudioBody::Stream(audio),
                         billed_characters,
+                        alignment: None,
                     });
                 }
                 upstream

@@ -6,10 +6,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::audio::parse_container;
-use crate::gateway::{InvalidRequest, SpeakError, SpeechRequest, quote};
-use crate::plugin::wit::{AudioContainer, AudioFormat, ProviderError};
-use crate::synthesis::SynthesisError;
-use crate::upstream::UpstreamError;
+use crate::api::errors::{ApiError, Blame};
+use crate::gateway::{InvalidRequest, PluginSet, SpeechRequest, quote};
+use crate::plugin::wit::{AudioContainer, AudioFormat};
 
 /// OpenAI's documented bounds for `speed`.
 const MIN_SPEED: f64 = 0.25;
@@ -119,6 +118,7 @@ pub fn parse_speech_request(body: &[u8]) -> Result<OpenAiSpeech, InvalidRequest>
         instructions,
         timestamps: false,
         options: None,
+        options_provider: None,
     };
     Ok(OpenAiSpeech { request, stream_format })
 }
@@ -204,136 +204,36 @@ fn wrong_type(name: &'static str, expected: &str, value: &Value) -> InvalidReque
     InvalidRequest::new(Some(name), "invalid_type", format!("`{name}` must be {expected}, not {found}"))
 }
 
-/// An error response in OpenAI's shape.
-pub struct ErrorResponse {
-    pub status: u16,
-    pub body: Value,
-    /// Seconds for a `Retry-After` header.
-    pub retry_after: Option<u64>,
+/// The body of an error in OpenAI's shape.
+pub fn error_body(error: &ApiError) -> Value {
+    let kind = match error.blame {
+        Blame::Client => "invalid_request_error",
+        Blame::RateLimit => "rate_limit_error",
+        Blame::Upstream => "upstream_error",
+        Blame::Gateway => "server_error",
+    };
+    json!({
+        "error": { "message": error.message, "type": kind, "param": error.param, "code": error.code }
+    })
 }
 
-pub fn error_response(
-    status: u16,
-    kind: &str,
-    code: &str,
-    param: Option<&str>,
-    message: &str,
-) -> ErrorResponse {
-    let body = json!({
-        "error": { "message": message, "type": kind, "param": param, "code": code }
-    });
-    ErrorResponse { status, body, retry_after: None }
-}
-
-/// Maps a failed speech request onto OpenAI's status codes and error types.
-pub fn speak_error_response(error: &SpeakError) -> ErrorResponse {
-    match error {
-        SpeakError::Invalid(invalid) => {
-            error_response(400, "invalid_request_error", invalid.code, invalid.param, &invalid.message)
-        }
-        SpeakError::Synthesis(error) => synthesis_error_response(error),
-    }
-}
-
-fn synthesis_error_response(error: &SynthesisError) -> ErrorResponse {
-    let message = error.to_string();
-    match error {
-        SynthesisError::Provider { provider, error } => provider_error_response(provider, error),
-        SynthesisError::Plugin { .. } => error_response(500, "server_error", "plugin_failed", None, &message),
-        SynthesisError::Policy { .. } => {
-            error_response(500, "server_error", "plugin_policy_violation", None, &message)
-        }
-        SynthesisError::NotConfigured { .. } => {
-            error_response(503, "server_error", "provider_not_configured", None, &message)
-        }
-        SynthesisError::InvalidAudio { .. } => {
-            error_response(502, "upstream_error", "invalid_upstream_response", None, &message)
-        }
-        SynthesisError::Upstream { error, .. } => match error {
-            UpstreamError::Timeout { .. } => error_response(504, "upstream_error", "upstream_timeout", None, &message),
-            UpstreamError::Connect { .. } => {
-                error_response(503, "upstream_error", "provider_unavailable", None, &message)
-            }
-            UpstreamError::TooLarge { .. } => {
-                error_response(502, "upstream_error", "invalid_upstream_response", None, &message)
-            }
-            UpstreamError::Body { .. } => {
-                error_response(502, "upstream_error", "upstream_connection_failed", None, &message)
-            }
-            UpstreamError::Denied(_) | UpstreamError::InvalidRequest(_) | UpstreamError::Secret(_) => {
-                error_response(500, "server_error", "plugin_policy_violation", None, &message)
-            }
-        },
-    }
-}
-
-fn provider_error_response(provider: &str, error: &ProviderError) -> ErrorResponse {
-    match error {
-        ProviderError::InvalidRequest(message) => error_response(
-            400,
-            "invalid_request_error",
-            "provider_rejected_request",
-            None,
-            &format!("provider {provider} rejected the request: {message}"),
-        ),
-        ProviderError::Unsupported(message) => error_response(
-            400,
-            "invalid_request_error",
-            "unsupported_by_provider",
-            None,
-            &format!("provider {provider} does not support the request: {message}"),
-        ),
-        ProviderError::Unauthorized(message) => error_response(
-            502,
-            "upstream_error",
-            "provider_unauthorized",
-            None,
-            &format!("provider {provider} rejected the gateway's credentials: {message}"),
-        ),
-        ProviderError::QuotaExceeded(message) => error_response(
-            502,
-            "upstream_error",
-            "provider_quota_exceeded",
-            None,
-            &format!("provider {provider} reports the account's quota is exhausted: {message}"),
-        ),
-        ProviderError::RateLimited(limit) => {
-            let mut response = error_response(
-                429,
-                "rate_limit_error",
-                "rate_limited",
-                None,
-                &format!("provider {provider} is rate limiting requests: {}", limit.message),
-            );
-            // Whole seconds, rounded up, as Retry-After requires.
-            response.retry_after = limit.retry_after_ms.map(|ms| ms.div_ceil(1000).max(1));
-            response
-        }
-        ProviderError::Unavailable(message) => error_response(
-            503,
-            "upstream_error",
-            "provider_unavailable",
-            None,
-            &format!("provider {provider} is unavailable: {message}"),
-        ),
-        ProviderError::Misconfigured(error) => error_response(
-            503,
-            "server_error",
-            "provider_not_configured",
-            None,
-            &format!(
-                "provider {provider} is not configured correctly: setting `{}`: {}",
-                error.name, error.message
-            ),
-        ),
-        ProviderError::InvalidResponse(message) => error_response(
-            502,
-            "upstream_error",
-            "invalid_upstream_response",
-            None,
-            &format!("provider {provider} returned a response the plugin could not read: {message}"),
-        ),
-    }
+/// `GET /v1/models` in OpenAI's list shape: every `provider:model` that can be requested.
+pub fn models_body(set: &PluginSet) -> Value {
+    let data: Vec<Value> = set
+        .plugins
+        .values()
+        .flat_map(|plugin| {
+            plugin.info.models.iter().map(move |model| {
+                json!({
+                    "id": format!("{}:{}", plugin.id(), model.id),
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": plugin.id(),
+                })
+            })
+        })
+        .collect();
+    json!({ "object": "list", "data": data })
 }
 
 #[cfg(test)]
@@ -404,16 +304,5 @@ mod tests {
         let error = parse_speech_request(b"{\"input\":\"\xff\xfe\"}").map(|s| s.request).unwrap_err();
         assert_eq!(error.code, "invalid_json");
         assert!(error.message.contains("UTF-8"), "{}", error.message);
-    }
-
-    #[test]
-    fn rate_limit_rounds_retry_after_up() {
-        let error = ProviderError::RateLimited(crate::plugin::wit::RateLimit {
-            message: "slow down".to_string(),
-            retry_after_ms: Some(1500),
-        });
-        let response = provider_error_response("openai", &error);
-        assert_eq!(response.status, 429);
-        assert_eq!(response.retry_after, Some(2));
     }
 }

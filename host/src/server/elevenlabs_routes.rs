@@ -1,0 +1,123 @@
+//! Routes of ElevenLabs' API: the four text-to-speech routes, `GET /v1/voices`,
+//! `GET /v2/voices` and `GET /v1/models`.
+
+use std::time::Instant;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::audio_response::{Framing, audio_response};
+use super::{Api, Body, error_response, json_response, read_body};
+use crate::api::elevenlabs::{self, Route};
+use crate::api::errors::ApiError;
+use crate::gateway::{Gateway, SpeakError, SpeechRequest};
+use crate::plugin::wit::ProviderError;
+use crate::synthesis::{AudioBody, SynthesisError, Synthesized};
+
+/// `POST /v1/text-to-speech/{voice_id}[/stream][/with-timestamps]`. `rest` is the path after
+/// `/v1/text-to-speech/`.
+pub async fn speech(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    rest: &str,
+    max_request_bytes: usize,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    let Some((voice, route)) = Route::parse(rest) else {
+        return error_response(Api::ElevenLabs, &ApiError::new(404, crate::api::errors::Blame::Client, "not_found", "no such text-to-speech route"));
+    };
+    let voice = voice.to_string();
+    let query = request.uri().query().map(str::to_string);
+    let body = match read_body(request, max_request_bytes).await {
+        Ok(body) => body,
+        Err(error) => return error_response(Api::ElevenLabs, &error),
+    };
+    let speech = match elevenlabs::parse_speech_request(&voice, query.as_deref(), &body, route) {
+        Ok(speech) => speech,
+        Err(invalid) => {
+            tracing::info!(code = invalid.code, error = %invalid.message, "invalid request");
+            return error_response(Api::ElevenLabs, &ApiError::from(&invalid));
+        }
+    };
+
+    let synthesized = match speak_with_optional_timestamps(gateway, speech).await {
+        Ok(synthesized) => synthesized,
+        Err(error) => {
+            tracing::warn!(error = %error, "speech request failed");
+            return error_response(Api::ElevenLabs, &ApiError::from(&error));
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("provider", synthesized.provider.as_str());
+    span.record("model", synthesized.model.as_str());
+
+    match route {
+        Route::Convert | Route::Stream => audio_response(synthesized, Framing::Raw, request_id, started),
+        Route::StreamWithTimestamps => audio_response(synthesized, Framing::ElevenLabsLines, request_id, started),
+        Route::WithTimestamps => timestamps_response(synthesized).await,
+    }
+}
+
+/// Runs a request that asked for timestamps, and runs it again without them when the
+/// provider cannot time characters: ElevenLabs' shape allows a null alignment, and audio
+/// without timing serves the caller better than an error.
+async fn speak_with_optional_timestamps(gateway: &Gateway, speech: SpeechRequest) -> Result<Synthesized, SpeakError> {
+    if !speech.timestamps {
+        return gateway.speak(speech).await;
+    }
+    let mut retry = speech.clone();
+    match gateway.speak(speech).await {
+        Err(SpeakError::Synthesis(SynthesisError::Provider { error: ProviderError::Unsupported(reason), provider })) => {
+            tracing::info!(%provider, %reason, "provider cannot time characters; answering without alignment");
+            retry.timestamps = false;
+            gateway.speak(retry).await
+        }
+        other => other,
+    }
+}
+
+/// `/with-timestamps` answers one JSON object, so a streamed clip is read whole first.
+async fn timestamps_response(synthesized: Synthesized) -> Response<Body> {
+    let provider = synthesized.provider.clone();
+    let model = synthesized.model.clone();
+    let audio = match synthesized.body {
+        AudioBody::Complete(bytes) => bytes,
+        AudioBody::Stream(stream) => match stream.collect().await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(%error, "audio stream failed");
+                let error = ApiError::new(502, crate::api::errors::Blame::Upstream, "upstream_connection_failed", error.to_string());
+                return error_response(Api::ElevenLabs, &error);
+            }
+        },
+    };
+    tracing::info!(bytes = audio.len(), "audio complete");
+    let mut response = json_response(StatusCode::OK, elevenlabs::timestamps_body(&audio, synthesized.alignment.as_ref()));
+    let headers = response.headers_mut();
+    if let Ok(value) = provider.parse() {
+        headers.insert("x-voxgate-provider", value);
+    }
+    if let Ok(value) = model.parse() {
+        headers.insert("x-voxgate-model", value);
+    }
+    if let Some(characters) = synthesized.billed_characters {
+        headers.insert("x-voxgate-billed-characters", characters.into());
+    }
+    response
+}
+
+/// `GET /v1/voices`.
+pub fn voices(gateway: &Gateway) -> Response<Body> {
+    json_response(StatusCode::OK, elevenlabs::voices_body(&gateway.plugins()))
+}
+
+/// `GET /v2/voices`.
+pub fn voices_page(gateway: &Gateway) -> Response<Body> {
+    json_response(StatusCode::OK, elevenlabs::voices_page_body(&gateway.plugins()))
+}
+
+/// `GET /v1/models` in ElevenLabs' bare-array shape.
+pub fn models(gateway: &Gateway) -> Response<Body> {
+    json_response(StatusCode::OK, elevenlabs::models_body(&gateway.plugins()))
+}
