@@ -300,7 +300,7 @@ fn validate(
         return Err(InvalidRequest::new(
             Some("input"),
             "empty_input",
-            "input is empty; provide the text to speak",
+            "the text to speak is empty",
         ));
     }
     let characters = request.text.chars().count();
@@ -309,7 +309,7 @@ fn validate(
             Some("input"),
             "string_above_max_length",
             format!(
-                "input is {characters} characters long; model `{}` of provider `{}` accepts at most {}",
+                "the text is {characters} characters long; model `{}` of provider `{}` accepts at most {}",
                 model.id,
                 plugin.id(),
                 model.max_characters

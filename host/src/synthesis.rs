@@ -18,7 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::audio::{SIGNATURE_LEN, check_signature, container_name, may_be_audio};
-use crate::plugin::wit::{Alignment, AudioFormat, HttpRequest, HttpResponse, ProviderError, Step, SynthesisRequest};
+use crate::plugin::wit::{Alignment, AudioContainer, AudioFormat, HttpRequest, HttpResponse, ProviderError, Step, SynthesisRequest};
 use crate::plugin::{LoadedPlugin, PluginFault, PluginInstance};
 use crate::secrets::scrub;
 use crate::upstream::{UpstreamClient, UpstreamError, describe_error};
@@ -301,22 +301,34 @@ fn provider_error(plugin: &LoadedPlugin, error: ProviderError) -> SynthesisError
 }
 
 /// A plugin must produce the container the caller asked for: the host does not transcode.
+/// For headerless containers the sample rate must match too, since nothing in the bytes
+/// would tell a player the rate.
 fn check_audio_format(
     provider: &str,
     requested: AudioFormat,
     produced: &AudioFormat,
 ) -> Result<(), SynthesisError> {
-    if requested.container == produced.container {
-        return Ok(());
-    }
-    Err(SynthesisError::InvalidAudio {
-        provider: provider.to_string(),
-        reason: format!(
+    let invalid = |reason: String| SynthesisError::InvalidAudio { provider: provider.to_string(), reason };
+    if requested.container != produced.container {
+        return Err(invalid(format!(
             "{} was requested but the plugin produced {}",
             container_name(requested.container),
             container_name(produced.container)
-        ),
-    })
+        )));
+    }
+    let headerless = matches!(
+        requested.container,
+        AudioContainer::Pcm | AudioContainer::Ulaw | AudioContainer::Alaw
+    );
+    if let (true, Some(wanted), Some(got)) = (headerless, requested.sample_rate, produced.sample_rate)
+        && wanted != got
+    {
+        return Err(invalid(format!(
+            "{} at {wanted} Hz was requested but the plugin produced {got} Hz",
+            container_name(requested.container)
+        )));
+    }
+    Ok(())
 }
 
 /// Why a stream of audio stopped before its end.
