@@ -121,3 +121,17 @@ def test_restart_uses_compile_cache(voxgate_bin, tmp_path, openai_plugin, emulat
     second = Gateway(voxgate_bin, second_dir, [openai_plugin], emulator.url, api_key, GatewaySettings())
     second.stop()
     assert "compiled=Cached" in second.stderr(), second.stderr()
+
+
+def test_first_party_plugins_all_load(voxgate_bin, tmp_path, openai_plugin):
+    # Every component `make build` puts in the plugin folder must pass the host's checks,
+    # the allowed-imports check among them.
+    plugin_folder = openai_plugin.parent
+    config = write_config(tmp_path, plugin_folder)
+    result = run_voxgate(voxgate_bin, config, "plugins")
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    loaded = [line for line in lines if line.startswith("loaded")]
+    rejected = [line for line in lines if line.startswith("rejected")]
+    assert rejected == [], lines
+    assert len(loaded) == len(list(plugin_folder.glob("*.wasm"))), lines
