@@ -94,10 +94,6 @@ impl EngineConfig {
     pub fn memory_limit_bytes(&self) -> usize {
         usize::try_from(self.memory_limit_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
-
-    pub fn call_timeout(&self) -> Duration {
-        Duration::from_millis(self.call_timeout_ms)
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,7 +157,49 @@ pub struct ProviderConfig {
     /// Hosts the plugin may address. Defaults to every host the plugin declares; a host
     /// listed here that the plugin does not declare is still refused.
     pub allowed_hosts: Option<Vec<String>>,
+    /// Limits for this plugin's instances, overriding the `[engine]` defaults.
+    pub limits: ProviderLimitsConfig,
 }
+
+/// Per-provider overrides of the engine's limits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProviderLimitsConfig {
+    /// Linear memory one instance may use, in MiB.
+    pub memory_limit_mib: Option<u64>,
+    /// Wall-clock budget for one call into the plugin, in milliseconds.
+    pub call_timeout_ms: Option<u64>,
+    /// Syntheses that may run in this plugin at once; further requests wait.
+    pub max_concurrency: Option<u32>,
+}
+
+/// The limits one plugin's instances run under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginLimits {
+    pub memory_limit_mib: u64,
+    pub call_timeout_ms: u64,
+    pub max_concurrency: Option<u32>,
+}
+
+impl PluginLimits {
+    pub fn memory_limit_bytes(&self) -> usize {
+        usize::try_from(self.memory_limit_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+/// Built-in limits for bundled plugins that compute audio themselves, used unless the
+/// operator's `[providers.ID.limits]` sets the value. The offline `local` voice runs a
+/// neural network inside the component: one 3 to 7 s sentence needs 256 to 352 MiB of
+/// linear memory and about 0.3 times its duration of CPU time, measured with tract 0.23 on a
+/// 2-core x86_64 machine.
+const BUILT_IN_LIMITS: &[(&str, ProviderLimitsConfig)] = &[(
+    "local",
+    ProviderLimitsConfig { memory_limit_mib: Some(384), call_timeout_ms: Some(120_000), max_concurrency: Some(2) },
+)];
 
 impl ProviderConfig {
     pub fn is_enabled(&self) -> bool {
@@ -194,6 +232,30 @@ impl Config {
         Ok(config)
     }
 
+    /// The limits for one provider's instances: the operator's override, else the built-in
+    /// one for that provider, else the `[engine]` default.
+    pub fn limits_for(&self, provider: &str) -> PluginLimits {
+        let configured = self.providers.get(provider).map(|provider| &provider.limits);
+        let built_in = BUILT_IN_LIMITS.iter().find(|(id, _)| *id == provider).map(|(_, limits)| limits);
+        let pick = |field: fn(&ProviderLimitsConfig) -> Option<u64>| {
+            configured.and_then(field).or_else(|| built_in.and_then(field))
+        };
+        PluginLimits {
+            memory_limit_mib: pick(|limits| limits.memory_limit_mib).unwrap_or(self.engine.memory_limit_mib),
+            call_timeout_ms: pick(|limits| limits.call_timeout_ms).unwrap_or(self.engine.call_timeout_ms),
+            max_concurrency: configured
+                .and_then(|limits| limits.max_concurrency)
+                .or_else(|| built_in.and_then(|limits| limits.max_concurrency)),
+        }
+    }
+
+    /// The largest memory limit any plugin may get, which sizes the engine's memory pool.
+    pub fn largest_memory_limit_mib(&self) -> u64 {
+        let configured = self.providers.values().filter_map(|provider| provider.limits.memory_limit_mib);
+        let built_in = BUILT_IN_LIMITS.iter().filter_map(|(_, limits)| limits.memory_limit_mib);
+        configured.chain(built_in).fold(self.engine.memory_limit_mib, u64::max)
+    }
+
     fn check(&self) -> anyhow::Result<()> {
         if self.server.max_request_bytes == 0 {
             bail!("server.max_request_bytes must be greater than 0");
@@ -211,6 +273,10 @@ impl Config {
             bail!("engine.max_steps must be greater than 0");
         }
         for (id, provider) in &self.providers {
+            let limits = &provider.limits;
+            if limits.memory_limit_mib == Some(0) || limits.call_timeout_ms == Some(0) || limits.max_concurrency == Some(0) {
+                bail!("providers.{id}.limits values must be greater than 0");
+            }
             for (name, source) in &provider.secrets {
                 match (&source.env, &source.file) {
                     (Some(_), None) | (None, Some(_)) => {}
@@ -252,6 +318,19 @@ mod tests {
         let openai = &config.providers["openai"];
         assert_eq!(openai.settings["base-url"], "http://127.0.0.1:9");
         assert_eq!(openai.secrets["api-key"].env.as_deref(), Some("K"));
+    }
+
+    #[test]
+    fn limits_override_order() {
+        let config = Config::parse(
+            "[engine]\nmemory_limit_mib = 32\n[providers.openai.limits]\ncall_timeout_ms = 500\n[providers.local.limits]\nmemory_limit_mib = 512\n",
+        )
+        .unwrap();
+        let openai = config.limits_for("openai");
+        assert_eq!((openai.memory_limit_mib, openai.call_timeout_ms), (32, 500));
+        let local = config.limits_for("local");
+        assert_eq!((local.memory_limit_mib, local.call_timeout_ms, local.max_concurrency), (512, 120_000, Some(2)));
+        assert_eq!(config.largest_memory_limit_mib(), 512);
     }
 
     #[test]

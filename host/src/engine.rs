@@ -37,19 +37,26 @@ pub struct PluginEngine {
     pub pooling: bool,
 }
 
+/// Epoch ticks that make up a call budget.
+pub fn deadline_ticks(call_timeout: Duration) -> u64 {
+    let ticks = call_timeout.as_millis() / EPOCH_TICK.as_millis();
+    u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+}
+
 impl PluginEngine {
     /// Builds the engine with the pooling allocator, or with on-demand allocation when the
     /// machine cannot reserve the pool (a low `ulimit -v`, for example), and starts the epoch
-    /// ticker.
-    pub fn new(limits: &EngineConfig) -> anyhow::Result<Self> {
-        let (engine, pooling) = match Engine::new(&engine_config(limits, true)) {
+    /// ticker. `largest_memory_mib` sizes each slot of the memory pool.
+    pub fn new(limits: &EngineConfig, largest_memory_mib: u64) -> anyhow::Result<Self> {
+        let largest_memory = usize::try_from(largest_memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        let (engine, pooling) = match Engine::new(&engine_config(limits, largest_memory, true)) {
             Ok(engine) => (engine, true),
             Err(error) => {
                 tracing::warn!(
                     error = %format!("{error:#}"),
                     "pooling allocator unavailable, falling back to on-demand allocation"
                 );
-                let engine = Engine::new(&engine_config(limits, false)).map_err(|error| {
+                let engine = Engine::new(&engine_config(limits, largest_memory, false)).map_err(|error| {
                     anyhow::anyhow!("failed to create the WebAssembly engine: {error:#}")
                 })?;
                 (engine, false)
@@ -58,15 +65,9 @@ impl PluginEngine {
         start_epoch_ticker(&engine);
         Ok(Self { engine, limits: Arc::new(limits.clone()), pooling })
     }
-
-    /// Epoch ticks that make up one call's budget.
-    pub fn call_deadline_ticks(&self) -> u64 {
-        let ticks = self.limits.call_timeout().as_millis() / EPOCH_TICK.as_millis();
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
-    }
 }
 
-fn engine_config(limits: &EngineConfig, pooling: bool) -> Config {
+fn engine_config(limits: &EngineConfig, largest_memory: usize, pooling: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -80,7 +81,7 @@ fn engine_config(limits: &EngineConfig, pooling: bool) -> Config {
             .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .max_memories_per_component(MEMORIES_PER_COMPONENT)
             .max_tables_per_component(TABLES_PER_COMPONENT)
-            .max_memory_size(limits.memory_limit_bytes())
+            .max_memory_size(largest_memory)
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES.min(limits.memory_limit_bytes()));
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }

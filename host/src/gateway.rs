@@ -91,7 +91,7 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the engine and client and loads the plugin folder, logging each plugin.
     pub fn start(config: &Config) -> anyhow::Result<Self> {
-        let engine = PluginEngine::new(&config.engine)?;
+        let engine = PluginEngine::new(&config.engine, config.largest_memory_limit_mib())?;
         tracing::info!(pooling = engine.pooling, "WebAssembly engine ready");
         let upstream = UpstreamClient::new(&config.upstream)?;
         let report = load_dir(&engine, config)?;
@@ -115,13 +115,19 @@ impl Gateway {
         let set = self.plugins();
         let (plugin, model, voice) = resolve(&set, request.model.as_deref(), request.voice.as_deref())?;
         let synthesis = validate(&plugin, &model, voice, request)?;
+        // The plugin's own concurrency limit first, so a busy plugin does not hold engine
+        // slots that other plugins could use.
+        let plugin_permit = match &plugin.concurrency {
+            Some(semaphore) => Some(semaphore.clone().acquire_owned().await.expect("plugin semaphores are never closed")),
+            None => None,
+        };
         let slot = self
             .instance_slots
             .clone()
             .acquire_owned()
             .await
             .expect("the instance semaphore is never closed");
-        Ok(synthesize(&self.engine, &self.upstream, plugin, synthesis, slot).await?)
+        Ok(synthesize(&self.engine, &self.upstream, plugin, synthesis, (slot, plugin_permit)).await?)
     }
 }
 

@@ -222,7 +222,7 @@ async fn say(config: &Config, request: SpeechRequest, output: &Path) -> anyhow::
 }
 
 fn list_plugins(config: &Config) -> anyhow::Result<()> {
-    let engine = engine::PluginEngine::new(&config.engine)?;
+    let engine = engine::PluginEngine::new(&config.engine, config.largest_memory_limit_mib())?;
     let report = plugin::load_dir(&engine, config)?;
     println!("plugin folder: {}", config.plugins.dir.display());
     for plugin in &report.loaded {

@@ -94,7 +94,7 @@ pub async fn synthesize(
     upstream: &UpstreamClient,
     plugin: Arc<LoadedPlugin>,
     request: SynthesisRequest,
-    slot: OwnedSemaphorePermit,
+    slot: (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>),
 ) -> Result<Synthesized, SynthesisError> {
     let provider = plugin.id().to_string();
     let model = request.model.clone();
@@ -211,7 +211,7 @@ where
     let engine = engine.clone();
     let plugin = plugin.clone();
     run_blocking(move || {
-        let mut instance = PluginInstance::new(&engine, &plugin.pre)?;
+        let mut instance = PluginInstance::new(&engine, &plugin.limits, &plugin.pre)?;
         let result = call(&mut instance, &plugin)?;
         Ok((instance, result))
     })

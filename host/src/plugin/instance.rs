@@ -9,7 +9,8 @@ use super::bindings::wit::{
     HttpResponse, Plugin, PluginPre, ProviderError, ProviderInfo, Setting, SettingsError, Step,
     SynthesisRequest,
 };
-use crate::engine::PluginEngine;
+use crate::config::PluginLimits;
+use crate::engine::{PluginEngine, deadline_ticks};
 
 /// A plugin failed in a way that is its own fault, not the provider's: it trapped, ran past
 /// its time budget, ran out of memory, or could not be instantiated.
@@ -30,12 +31,12 @@ pub struct PluginInstance {
 }
 
 impl PluginInstance {
-    pub fn new(engine: &PluginEngine, pre: &PluginPre<PluginState>) -> Result<Self, PluginFault> {
-        let limits = &engine.limits;
+    pub fn new(engine: &PluginEngine, limits: &PluginLimits, pre: &PluginPre<PluginState>) -> Result<Self, PluginFault> {
+        let deadline_ticks = deadline_ticks(limits.call_timeout());
         let mut store = Store::new(&engine.engine, PluginState::new(limits.memory_limit_bytes()));
         store.limiter(|state| state.limiter());
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(engine.call_deadline_ticks());
+        store.set_epoch_deadline(deadline_ticks);
 
         let plugin = pre.instantiate(&mut store).map_err(|error| PluginFault {
             reason: format!("instantiation failed: {error:#}"),
@@ -43,7 +44,7 @@ impl PluginInstance {
         Ok(Self {
             store,
             plugin,
-            deadline_ticks: engine.call_deadline_ticks(),
+            deadline_ticks,
             call_timeout: limits.call_timeout(),
             memory_limit_mib: limits.memory_limit_mib,
         })
@@ -84,13 +85,13 @@ impl PluginInstance {
     fn fault(&self, error: wasmtime::Error) -> PluginFault {
         let reason = if self.store.data().memory_denied() {
             format!(
-                "ran out of memory: it asked for more than its limit of {} MiB (engine.memory_limit_mib)",
+                "ran out of memory: it asked for more than its limit of {} MiB (engine.memory_limit_mib, or the provider's limits.memory_limit_mib)",
                 self.memory_limit_mib
             )
         } else {
             match error.downcast_ref::<Trap>() {
                 Some(Trap::Interrupt) => format!(
-                    "did not return within its time budget of {} ms (engine.call_timeout_ms)",
+                    "did not return within its time budget of {} ms (engine.call_timeout_ms, or the provider's limits.call_timeout_ms)",
                     self.call_timeout.as_millis()
                 ),
                 Some(Trap::UnreachableCodeReached) => {

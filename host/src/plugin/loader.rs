@@ -4,6 +4,9 @@
 //! the others keep loading.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 use wasmtime::component::Linker;
 
@@ -13,7 +16,7 @@ use super::imports::check_imports;
 use super::instance::PluginInstance;
 use super::validate::check_provider_info;
 use crate::allowed_hosts::AllowedHosts;
-use crate::config::{Config, ProviderConfig};
+use crate::config::{Config, PluginLimits, ProviderConfig};
 use crate::engine::{CompileCache, CompileSource, PluginEngine};
 use crate::secrets::SecretStore;
 
@@ -29,6 +32,10 @@ pub struct LoadedPlugin {
     pub secrets: SecretStore,
     pub hosts: AllowedHosts,
     pub source: CompileSource,
+    /// Limits for this plugin's instances.
+    pub limits: PluginLimits,
+    /// Permits for `limits.max_concurrency`, when the operator set one.
+    pub concurrency: Option<Arc<Semaphore>>,
 }
 
 impl LoadedPlugin {
@@ -140,8 +147,16 @@ fn load_file(
         format!("does not export the voxgate:provider/provider@0.1.0 interface: {error:#}")
     })?;
 
+    // Describe runs before the plugin's own limits are known, so it gets the largest memory
+    // any plugin may have: a plugin that embeds a model needs it just to instantiate.
+    let describe_limits = PluginLimits {
+        memory_limit_mib: config.largest_memory_limit_mib(),
+        call_timeout_ms: config.engine.call_timeout_ms,
+        max_concurrency: None,
+    };
+
     // Learn the id with default settings, so the operator's section can be found by it.
-    let id = describe(engine, &pre, &[])
+    let id = describe(engine, &describe_limits, &pre, &[])
         .map(|info| info.id)
         .unwrap_or_else(|_| file_stem(file));
     let provider_config = config.providers.get(&id).cloned().unwrap_or_default();
@@ -154,7 +169,7 @@ fn load_file(
         .iter()
         .map(|(name, value)| Setting { name: name.clone(), value: value.clone() })
         .collect();
-    let info = describe(engine, &pre, &settings)?;
+    let info = describe(engine, &describe_limits, &pre, &settings)?;
     if info.id != id {
         return Err(format!(
             "describe returned id `{}` with the operator's settings but `{id}` without them; the id must not depend on settings",
@@ -184,6 +199,10 @@ fn load_file(
     let hosts = AllowedHosts::new(&info.hosts, provider_config.allowed_hosts.as_deref())
         .map_err(|error| format!("host list is invalid: {error}"))?;
 
+    let limits = config.limits_for(&id);
+    let concurrency = limits
+        .max_concurrency
+        .map(|permits| Arc::new(Semaphore::new(usize::try_from(permits).unwrap_or(usize::MAX))));
     Ok(Loaded::Plugin(Box::new(LoadedPlugin {
         file: file.to_path_buf(),
         digest,
@@ -193,16 +212,19 @@ fn load_file(
         secrets,
         hosts,
         source,
+        limits,
+        concurrency,
     })))
 }
 
 fn describe(
     engine: &PluginEngine,
+    limits: &PluginLimits,
     pre: &PluginPre<PluginState>,
     settings: &[Setting],
 ) -> Result<ProviderInfo, String> {
-    let mut instance =
-        PluginInstance::new(engine, pre).map_err(|fault| format!("cannot be instantiated: {fault}"))?;
+    let mut instance = PluginInstance::new(engine, limits, pre)
+        .map_err(|fault| format!("cannot be instantiated: {fault}"))?;
     match instance.describe(settings) {
         Ok(Ok(info)) => Ok(info),
         Ok(Err(error)) => Err(format!(
