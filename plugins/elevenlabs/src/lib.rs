@@ -1,0 +1,95 @@
+//! voxgate provider plugin for ElevenLabs' text-to-speech API,
+//! `POST /v1/text-to-speech/{voice_id}` and its `/stream` and `/with-timestamps` variants.
+//!
+//! A pure translator, built as a `wasm32-wasip2` component. `synthesize` turns a synthesis
+//! request into one `POST` with `xi-api-key: <api-key>` (a secret reference that the host
+//! fills in) and the audio format as the `output_format` query parameter: a streamed request
+//! for audio, or a fetch of `/with-timestamps` when the caller wants character timing, whose
+//! JSON `resume` decodes into audio. `resume` also classifies every answer that was not
+//! audio by ElevenLabs' `detail.status`.
+//!
+//! Models from `eleven_v3` to the legacy v1 models, ElevenLabs' premade voices, and the
+//! operator's account voices from the `voices` setting. Settings: `base-url`, `voices`.
+//! Secret: `api-key`, usually from `ELEVENLABS_API_KEY`. Provider options (a JSON object):
+//! `voice_settings`, `seed`, `previous_text`, `next_text`, `previous_request_ids`,
+//! `next_request_ids`, `apply_text_normalization`, `language_code`.
+
+mod base64;
+mod catalog;
+mod config;
+mod error_response;
+mod options;
+mod output_format;
+mod speech;
+mod timestamps;
+mod voice_path;
+
+use std::sync::Mutex;
+
+use voxgate_plugin_sdk::{
+    Guest, HttpResponse, ProviderError, ProviderInfo, Setting, SettingsError, Step,
+    SynthesisRequest,
+};
+
+use crate::speech::Pending;
+
+/// What the last step of this instance's synthesis was. The host creates one instance per
+/// synthesis, so this is that synthesis's state.
+static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
+
+/// The ElevenLabs provider.
+pub struct ElevenLabs;
+
+impl Guest for ElevenLabs {
+    fn describe(settings: Vec<Setting>) -> Result<ProviderInfo, SettingsError> {
+        catalog::describe(&settings)
+    }
+
+    fn synthesize(
+        request: SynthesisRequest,
+        settings: Vec<Setting>,
+    ) -> Result<Step, ProviderError> {
+        let (step, pending) = speech::synthesize(&request, &settings)?;
+        set_pending(Some(pending));
+        Ok(step)
+    }
+
+    fn resume(response: HttpResponse) -> Result<Step, ProviderError> {
+        resume(&response, take_pending())
+    }
+}
+
+/// Continues a synthesis with the answer to its last step.
+fn resume(response: &HttpResponse, pending: Option<Pending>) -> Result<Step, ProviderError> {
+    match pending {
+        Some(Pending::Timestamps(output)) if (200..300).contains(&response.status) => {
+            let audio = timestamps::audio_from_response(response, &output)?;
+            Ok(Step::Audio(audio))
+        }
+        // A stream step's answer reaches `resume` only when it was not audio.
+        Some(_) => Err(error_response::classify(response)),
+        None => Err(ProviderError::InvalidResponse(
+            "the ElevenLabs plugin got an answer to a request it did not make".to_string(),
+        )),
+    }
+}
+
+fn set_pending(pending: Option<Pending>) {
+    // A poisoned lock means an earlier call panicked; its state is replaced anyway.
+    let mut slot = PENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *slot = pending;
+}
+
+fn take_pending() -> Option<Pending> {
+    let mut slot = PENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    slot.take()
+}
+
+voxgate_plugin_sdk::export!(ElevenLabs);
+
+#[cfg(test)]
+mod tests;
