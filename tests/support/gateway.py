@@ -43,7 +43,11 @@ def toml_value(value):
 
 
 def render_config(plugin_dir, cache_dir, openai_base_url, settings):
-    """Return the TOML configuration text for one gateway."""
+    """Return the TOML configuration text for one gateway.
+
+    With `openai_base_url` None there is no `[providers.openai]` table; `settings.providers`
+    then describes every provider.
+    """
     lines = [
         "[server]",
         'listen = "127.0.0.1:0"',
@@ -62,11 +66,14 @@ def render_config(plugin_dir, cache_dir, openai_base_url, settings):
         f"first_byte_timeout_ms = {settings.first_byte_timeout_ms}",
         f"total_timeout_ms = {settings.total_timeout_ms}",
         f"max_response_bytes = {settings.max_response_bytes}",
-        "",
-        "[providers.openai]",
-        f"settings = {toml_value({'base-url': openai_base_url})}",
-        f"secrets = {toml_value({'api-key': {'env': 'OPENAI_API_KEY'}})}",
     ]
+    if openai_base_url is not None:
+        lines += [
+            "",
+            "[providers.openai]",
+            f"settings = {toml_value({'base-url': openai_base_url})}",
+            f"secrets = {toml_value({'api-key': {'env': 'OPENAI_API_KEY'}})}",
+        ]
     for provider_id, table in settings.providers.items():
         lines += ["", f"[providers.{provider_id}]"]
         lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
@@ -76,7 +83,8 @@ def render_config(plugin_dir, cache_dir, openai_base_url, settings):
 class Gateway:
     """A running `voxgate serve` with its own plugin directory, compile cache and log files."""
 
-    def __init__(self, binary, workdir, plugin_files, openai_base_url, api_key, settings=None):
+    def __init__(self, binary, workdir, plugin_files, openai_base_url, api_key, settings=None, extra_env=None):
+        """Start the gateway. `extra_env` adds environment variables, such as another provider's key."""
         self.settings = settings or GatewaySettings()
         self.workdir = Path(workdir)
         self.plugin_dir = self.workdir / "plugins"
@@ -92,6 +100,7 @@ class Gateway:
         env["OPENAI_API_KEY"] = api_key
         # Debug logging, so that the secret tests check everything the gateway could ever log.
         env["VOXGATE_LOG"] = "debug"
+        env.update(extra_env or {})
 
         command = [str(binary), "serve", "--config", str(self.config_path)]
         if self.settings.log_format:
