@@ -12,6 +12,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+mod routing;
+
+pub use routing::{CapacityConfig, ResilienceConfig, RouteConfig, TiersConfig, TimeoutsConfig, VoiceAliases};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +26,13 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Per-provider settings, keyed by the plugin's id.
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// Named routes, usable wherever a request names a model.
+    pub routes: BTreeMap<String, RouteConfig>,
+    /// Overrides of the `fast`, `standard` and `premium` routes.
+    pub tiers: TiersConfig,
+    /// Voice aliases: `[voices.NAME]` maps provider ids to that provider's voice id.
+    pub voices: VoiceAliases,
+    pub resilience: ResilienceConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +137,17 @@ impl Default for UpstreamConfig {
 }
 
 impl UpstreamConfig {
+    /// This configuration with one provider's timeout overrides applied.
+    pub fn with_overrides(&self, timeouts: &TimeoutsConfig) -> Self {
+        Self {
+            connect_timeout_ms: timeouts.connect_timeout_ms.unwrap_or(self.connect_timeout_ms),
+            first_byte_timeout_ms: timeouts.first_byte_timeout_ms.unwrap_or(self.first_byte_timeout_ms),
+            total_timeout_ms: timeouts.total_timeout_ms.unwrap_or(self.total_timeout_ms),
+            idle_timeout_ms: timeouts.idle_timeout_ms.unwrap_or(self.idle_timeout_ms),
+            max_response_bytes: self.max_response_bytes,
+        }
+    }
+
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
     }
@@ -159,6 +181,10 @@ pub struct ProviderConfig {
     pub allowed_hosts: Option<Vec<String>>,
     /// Limits for this plugin's instances, overriding the `[engine]` defaults.
     pub limits: ProviderLimitsConfig,
+    /// How much traffic the provider takes.
+    pub capacity: CapacityConfig,
+    /// Overrides of the `[upstream]` timeouts for this provider.
+    pub timeouts: TimeoutsConfig,
 }
 
 /// Per-provider overrides of the engine's limits.
@@ -271,6 +297,24 @@ impl Config {
         }
         if self.engine.max_steps == 0 {
             bail!("engine.max_steps must be greater than 0");
+        }
+        let resilience = &self.resilience;
+        if resilience.max_attempts == 0 || resilience.max_total_attempts == 0 {
+            bail!("resilience.max_attempts and resilience.max_total_attempts must be greater than 0");
+        }
+        if !(0.0..=1.0).contains(&resilience.retry_budget_ratio) {
+            bail!("resilience.retry_budget_ratio must be between 0 and 1, such as 0.2 for 20 %");
+        }
+        if resilience.breaker_failures == 0 {
+            bail!("resilience.breaker_failures must be greater than 0");
+        }
+        for (name, route) in &self.routes {
+            if ["fast", "standard", "premium", "cheapest"].contains(&name.as_str()) {
+                bail!("routes.{name} is a built-in tier; set it under [tiers] instead");
+            }
+            if route.candidates.is_empty() {
+                bail!("routes.{name}.candidates is empty; list at least one `provider[:model[:voice]]`");
+            }
         }
         for (id, provider) in &self.providers {
             let limits = &provider.limits;

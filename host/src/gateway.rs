@@ -2,65 +2,22 @@
 //! client, and the path from an API-neutral speech request to audio.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::audio::container_name;
 use crate::config::Config;
 use crate::engine::PluginEngine;
-use crate::plugin::wit::{AudioFormat, ModelInfo, SynthesisRequest};
+use crate::plugin::wit::SynthesisRequest;
 use crate::plugin::{LoadReport, LoadedPlugin, Rejection, load_dir};
-use crate::synthesis::{SynthesisError, Synthesized, synthesize};
+use crate::routing::{
+    Admission, BreakerState, Candidate, CircuitBreaker, Disposition, ProviderCapacity, RetryBudget, backoff,
+    disposition, is_unhealthy, plan,
+};
+use crate::speech::{SpeakError, SpeechRequest, validate};
+use crate::synthesis::{Permits, SynthesisError, Synthesized, synthesize};
 use crate::upstream::UpstreamClient;
-
-/// A request to speak, in no particular API's terms.
-#[derive(Debug, Clone)]
-pub struct SpeechRequest {
-    /// `model`, `provider:model`, or `None` for the default model of the provider chosen by
-    /// the voice, or of the first provider.
-    pub model: Option<String>,
-    /// `voice`, `provider:voice`, or `None` for the provider's default voice.
-    pub voice: Option<String>,
-    pub text: String,
-    pub format: AudioFormat,
-    pub speed: Option<f32>,
-    pub language: Option<String>,
-    pub instructions: Option<String>,
-    pub timestamps: bool,
-    /// Provider-specific options, a JSON object.
-    pub options: Option<serde_json::Map<String, serde_json::Value>>,
-    /// The provider the options are meant for, when the API that received them is one
-    /// provider's own. Another provider gets no options, since its plugin would reject keys
-    /// it does not know.
-    pub options_provider: Option<&'static str>,
-}
-
-/// A request the gateway rejects before any provider sees it. The fields map onto each
-/// API's error shape (OpenAI's `param` and `code`).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct InvalidRequest {
-    pub message: String,
-    /// The request field at fault, in the called API's naming.
-    pub param: Option<&'static str>,
-    pub code: &'static str,
-}
-
-impl InvalidRequest {
-    pub fn new(param: Option<&'static str>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { message: message.into(), param, code }
-    }
-}
-
-/// Why a speech request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SpeakError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidRequest),
-    #[error(transparent)]
-    Synthesis(#[from] SynthesisError),
-}
 
 /// The loaded plugins, replaced as a whole when plugins are reloaded.
 pub struct PluginSet {
@@ -82,27 +39,38 @@ impl From<LoadReport> for PluginSet {
 
 pub struct Gateway {
     pub engine: PluginEngine,
-    pub upstream: UpstreamClient,
+    config: Arc<Config>,
     plugins: RwLock<Arc<PluginSet>>,
     /// One permit per plugin instance the engine can hold at once.
     instance_slots: Arc<Semaphore>,
+    /// Per-provider state that outlives one plugin version: breaker, capacity, client.
+    providers: Mutex<BTreeMap<String, Arc<ProviderRuntime>>>,
+    retry_budget: RetryBudget,
+}
+
+/// What the gateway keeps per provider id.
+pub struct ProviderRuntime {
+    pub breaker: CircuitBreaker,
+    pub capacity: ProviderCapacity,
+    pub upstream: UpstreamClient,
 }
 
 impl Gateway {
-    /// Builds the engine and client and loads the plugin folder, logging each plugin.
+    /// Builds the engine and loads the plugin folder, logging each plugin.
     pub fn start(config: &Config) -> anyhow::Result<Self> {
         let engine = PluginEngine::new(&config.engine, config.largest_memory_limit_mib())?;
         tracing::info!(pooling = engine.pooling, "WebAssembly engine ready");
-        let upstream = UpstreamClient::new(&config.upstream)?;
         let report = load_dir(&engine, config)?;
         let set = PluginSet::from(report);
         log_plugin_set(&set, config);
         let slots = usize::try_from(config.engine.max_instances).unwrap_or(usize::MAX);
         Ok(Self {
             engine,
-            upstream,
+            config: Arc::new(config.clone()),
             plugins: RwLock::new(Arc::new(set)),
             instance_slots: Arc::new(Semaphore::new(slots)),
+            providers: Mutex::new(BTreeMap::new()),
+            retry_budget: RetryBudget::new(&config.resilience),
         })
     }
 
@@ -110,24 +78,154 @@ impl Gateway {
         self.plugins.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    /// Resolves, validates and runs a speech request.
+    /// The runtime state of one provider, created on first use.
+    pub fn provider(&self, id: &str) -> anyhow::Result<Arc<ProviderRuntime>> {
+        let mut providers = self.providers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(runtime) = providers.get(id) {
+            return Ok(runtime.clone());
+        }
+        let provider_config = self.config.providers.get(id).cloned().unwrap_or_default();
+        let resilience = &self.config.resilience;
+        let runtime = Arc::new(ProviderRuntime {
+            breaker: CircuitBreaker::new(id, resilience.breaker_failures, resilience.breaker_cooldown()),
+            capacity: ProviderCapacity::new(id, &provider_config.capacity),
+            upstream: UpstreamClient::new(&self.config.upstream.with_overrides(&provider_config.timeouts))?,
+        });
+        providers.insert(id.to_string(), runtime.clone());
+        Ok(runtime)
+    }
+
+    /// The breaker state of a provider that has served or failed a request, if any.
+    pub fn breaker_state(&self, id: &str) -> Option<BreakerState> {
+        let providers = self.providers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        providers.get(id).map(|runtime| runtime.breaker.state())
+    }
+
+    /// Plans, validates and runs a speech request, retrying and falling back by the kind of
+    /// each failure.
     pub async fn speak(&self, request: SpeechRequest) -> Result<Synthesized, SpeakError> {
         let set = self.plugins();
-        let (plugin, model, voice) = resolve(&set, request.model.as_deref(), request.voice.as_deref())?;
-        let synthesis = validate(&plugin, &model, voice, request)?;
+        let plan = plan(
+            &set,
+            &self.config,
+            request.model.as_deref(),
+            request.voice.as_deref(),
+            &request.format,
+            request.language.as_deref(),
+        )?;
+        for reason in &plan.skipped {
+            tracing::info!(%reason, "route candidate skipped");
+        }
+        self.retry_budget.deposit();
+
+        let resilience = &self.config.resilience;
+        let characters = request.text.chars().count();
+        let mut attempts = 0;
+        let mut last_error: Option<SpeakError> = None;
+
+        'candidates: for candidate in &plan.candidates {
+            let synthesis = match validate(&candidate.plugin, &candidate.model, candidate.voice.clone(), request.clone()) {
+                Ok(synthesis) => synthesis,
+                Err(invalid) if plan.direct => return Err(invalid.into()),
+                Err(invalid) => {
+                    tracing::info!(candidate = %candidate.label(), reason = %invalid.message, "route candidate skipped");
+                    last_error = Some(invalid.into());
+                    continue;
+                }
+            };
+            let runtime = self.provider(candidate.plugin.id()).map_err(|error| SpeakError::Internal(format!("{error:#}")))?;
+
+            for attempt in 1..=resilience.max_attempts {
+                if attempts >= resilience.max_total_attempts {
+                    tracing::warn!(attempts, "request reached resilience.max_total_attempts");
+                    break 'candidates;
+                }
+                let admission = runtime.breaker.admit();
+                if admission == Admission::Rejected {
+                    tracing::info!(candidate = %candidate.label(), "circuit breaker open; trying the next candidate");
+                    last_error = Some(SpeakError::CircuitOpen { provider: candidate.plugin.id().to_string() });
+                    continue 'candidates;
+                }
+                let upstream_permit = match runtime.capacity.acquire(characters).await {
+                    Ok(permit) => permit,
+                    Err(full) => {
+                        if admission == Admission::Probe {
+                            runtime.breaker.release_probe();
+                        }
+                        tracing::info!(candidate = %candidate.label(), reason = %full, "provider at capacity; trying the next candidate");
+                        last_error = Some(SpeakError::Capacity(full));
+                        continue 'candidates;
+                    }
+                };
+
+                attempts += 1;
+                let result = self.attempt(candidate, &runtime, synthesis.clone(), upstream_permit).await;
+                let error = match result {
+                    Ok(mut synthesized) => {
+                        runtime.breaker.record_success();
+                        synthesized.attempts = attempts;
+                        return Ok(synthesized);
+                    }
+                    Err(error) => error,
+                };
+                tracing::warn!(candidate = %candidate.label(), attempt, error = %error, "attempt failed");
+                if is_unhealthy(&error) {
+                    runtime.breaker.record_failure();
+                } else if admission == Admission::Probe {
+                    runtime.breaker.release_probe();
+                }
+
+                match disposition(&error) {
+                    Disposition::Fatal => return Err(error.into()),
+                    Disposition::NextCandidate { .. } => {
+                        last_error = Some(error.into());
+                        continue 'candidates;
+                    }
+                    Disposition::Retry { retry_after } => {
+                        last_error = Some(error.into());
+                        if attempt == resilience.max_attempts {
+                            continue 'candidates;
+                        }
+                        let cap = Duration::from_millis(resilience.retry_after_cap_ms);
+                        if retry_after.is_some_and(|wait| wait > cap) {
+                            tracing::info!(candidate = %candidate.label(), "Retry-After is longer than resilience.retry_after_cap_ms; trying the next candidate");
+                            continue 'candidates;
+                        }
+                        if !self.retry_budget.try_withdraw() {
+                            tracing::warn!(candidate = %candidate.label(), "retry budget spent; trying the next candidate");
+                            continue 'candidates;
+                        }
+                        let wait = backoff(resilience, attempt).max(retry_after.unwrap_or_default());
+                        tracing::info!(candidate = %candidate.label(), wait_ms = wait.as_millis() as u64, "retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+
+        Err(last_error.unwrap_or(SpeakError::NoCandidate { skipped: plan.skipped }))
+    }
+
+    /// One attempt at one candidate.
+    async fn attempt(
+        &self,
+        candidate: &Candidate,
+        runtime: &ProviderRuntime,
+        synthesis: SynthesisRequest,
+        upstream_permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<Synthesized, SynthesisError> {
+        let plugin = candidate.plugin.clone();
         // The plugin's own concurrency limit first, so a busy plugin does not hold engine
         // slots that other plugins could use.
-        let plugin_permit = match &plugin.concurrency {
-            Some(semaphore) => Some(semaphore.clone().acquire_owned().await.expect("plugin semaphores are never closed")),
-            None => None,
-        };
-        let slot = self
-            .instance_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the instance semaphore is never closed");
-        Ok(synthesize(&self.engine, &self.upstream, plugin, synthesis, (slot, plugin_permit)).await?)
+        let mut instance_permits = Vec::new();
+        if let Some(semaphore) = &plugin.concurrency {
+            instance_permits.push(semaphore.clone().acquire_owned().await.expect("plugin semaphores are never closed"));
+        }
+        instance_permits.push(
+            self.instance_slots.clone().acquire_owned().await.expect("the instance semaphore is never closed"),
+        );
+        let permits = Permits { instance: instance_permits, upstream: upstream_permit };
+        synthesize(&self.engine, &runtime.upstream, plugin, synthesis, permits).await
     }
 }
 
@@ -166,237 +264,3 @@ fn log_plugin_set(set: &PluginSet, config: &Config) {
     }
 }
 
-/// A `provider:name` reference, or a bare name.
-struct Qualified<'a> {
-    provider: Option<&'a str>,
-    name: &'a str,
-}
-
-/// Splits `provider:name` when the prefix is a loaded provider's id. Other colons stay part
-/// of the name, since some providers' ids contain them.
-fn qualify<'a>(set: &PluginSet, text: &'a str) -> Qualified<'a> {
-    match text.split_once(':') {
-        Some((provider, name)) if set.plugins.contains_key(provider) => {
-            Qualified { provider: Some(provider), name }
-        }
-        _ => Qualified { provider: None, name: text },
-    }
-}
-
-/// Finds the plugin, model and voice for a request's `model` and `voice`, each of which may
-/// be `provider:name`, a bare name, or absent.
-///
-/// An explicit provider wins; otherwise a bare model picks a provider that offers it (and
-/// the voice, when one is named), and a bare voice alone picks a provider that offers the
-/// voice. Providers whose secrets are set are preferred, so a name offered by several goes
-/// to one that can serve it.
-fn resolve(
-    set: &PluginSet,
-    model: Option<&str>,
-    voice: Option<&str>,
-) -> Result<(Arc<LoadedPlugin>, String, Option<String>), InvalidRequest> {
-    let model = model.map(|text| qualify(set, text));
-    let voice = voice.map(|text| qualify(set, text));
-    let voice_name = voice.as_ref().map(|voice| voice.name.to_string());
-
-    if let Some(Qualified { provider: Some(provider), name }) = model {
-        let plugin = set.plugins[provider].clone();
-        if let Some(Qualified { provider: Some(voice_provider), name: voice_name }) = voice
-            && voice_provider != provider
-        {
-            return Err(voice_elsewhere(voice_name, voice_provider, provider));
-        }
-        let model_id = if name.is_empty() { plugin.info.default_model.clone() } else { name.to_string() };
-        if find_model(&plugin, &model_id).is_none() {
-            return Err(unknown_model(&format!("{provider}:{name}"), &[plugin.clone()]));
-        }
-        return Ok((plugin, model_id, voice_name));
-    }
-
-    if let Some(Qualified { provider: Some(provider), .. }) = voice {
-        let plugin = set.plugins[provider].clone();
-        let model_id = match &model {
-            Some(model) => model.name.to_string(),
-            None => plugin.info.default_model.clone(),
-        };
-        if find_model(&plugin, &model_id).is_none() {
-            return Err(unknown_model(&model_id, &[plugin.clone()]));
-        }
-        return Ok((plugin, model_id, voice_name));
-    }
-
-    let candidates: Vec<&Arc<LoadedPlugin>> = match &model {
-        Some(model) => {
-            let offering: Vec<_> =
-                set.plugins.values().filter(|plugin| find_model(plugin, model.name).is_some()).collect();
-            if offering.is_empty() {
-                return Err(unknown_model(model.name, &set.plugins.values().cloned().collect::<Vec<_>>()));
-            }
-            offering
-        }
-        None => set.plugins.values().collect(),
-    };
-    let offers_voice =
-        |plugin: &LoadedPlugin| voice_name.as_deref().is_none_or(|voice| offers_voice(plugin, voice));
-    let plugin = candidates
-        .iter()
-        .find(|plugin| offers_voice(plugin) && is_configured(plugin))
-        .or_else(|| candidates.iter().find(|plugin| offers_voice(plugin)))
-        .or_else(|| candidates.iter().find(|plugin| is_configured(plugin)))
-        .or(candidates.first())
-        .map(|plugin| (*plugin).clone())
-        .ok_or_else(|| InvalidRequest::new(Some("model"), "model_not_found", "no provider is loaded"))?;
-    let model_id = match &model {
-        Some(model) => model.name.to_string(),
-        None => plugin.info.default_model.clone(),
-    };
-    Ok((plugin, model_id, voice_name))
-}
-
-fn offers_voice(plugin: &LoadedPlugin, voice: &str) -> bool {
-    plugin.info.voices.iter().any(|candidate| candidate.id == voice)
-}
-
-fn voice_elsewhere(voice: &str, voice_provider: &str, model_provider: &str) -> InvalidRequest {
-    InvalidRequest::new(
-        Some("voice"),
-        "voice_not_found",
-        format!(
-            "voice `{}` belongs to provider `{voice_provider}`, but the model is provider `{model_provider}`'s",
-            quote(voice)
-        ),
-    )
-}
-
-fn is_configured(plugin: &LoadedPlugin) -> bool {
-    plugin.secrets.missing().next().is_none()
-}
-
-fn unknown_model(model: &str, plugins: &[Arc<LoadedPlugin>]) -> InvalidRequest {
-    let known = plugins
-        .iter()
-        .flat_map(|plugin| plugin.info.models.iter().map(move |m| format!("{}:{}", plugin.id(), m.id)));
-    InvalidRequest::new(
-        Some("model"),
-        "model_not_found",
-        format!(
-            "model `{}` does not exist; available models: {}",
-            quote(model),
-            join_or_none(known)
-        ),
-    )
-}
-
-fn find_model<'a>(plugin: &'a LoadedPlugin, model: &str) -> Option<&'a ModelInfo> {
-    plugin.info.models.iter().find(|candidate| candidate.id == model)
-}
-
-/// Checks a request against what the plugin declared and builds the contract's request.
-fn validate(
-    plugin: &LoadedPlugin,
-    model_id: &str,
-    voice: Option<String>,
-    request: SpeechRequest,
-) -> Result<SynthesisRequest, InvalidRequest> {
-    let Some(model) = find_model(plugin, model_id) else {
-        return Err(unknown_model(model_id, &[]));
-    };
-
-    if request.text.trim().is_empty() {
-        return Err(InvalidRequest::new(
-            Some("input"),
-            "empty_input",
-            "the text to speak is empty",
-        ));
-    }
-    let characters = request.text.chars().count();
-    if characters > model.max_characters as usize {
-        return Err(InvalidRequest::new(
-            Some("input"),
-            "string_above_max_length",
-            format!(
-                "the text is {characters} characters long; model `{}` of provider `{}` accepts at most {}",
-                model.id,
-                plugin.id(),
-                model.max_characters
-            ),
-        ));
-    }
-
-    let voice = voice.unwrap_or_else(|| plugin.info.default_voice.clone());
-    let Some(voice_info) = plugin.info.voices.iter().find(|candidate| candidate.id == voice) else {
-        let known: Vec<&str> = plugin.info.voices.iter().map(|voice| voice.id.as_str()).collect();
-        return Err(InvalidRequest::new(
-            Some("voice"),
-            "voice_not_found",
-            format!(
-                "voice `{}` is not offered by provider `{}`; available voices: {}",
-                quote(&voice),
-                plugin.id(),
-                known.join(", ")
-            ),
-        ));
-    };
-    if !voice_info.models.is_empty() && !voice_info.models.iter().any(|m| m == model_id) {
-        return Err(InvalidRequest::new(
-            Some("voice"),
-            "voice_not_found",
-            format!(
-                "voice `{voice}` is not offered with model `{model_id}`; it is offered with: {}",
-                voice_info.models.join(", ")
-            ),
-        ));
-    }
-
-    if !model.formats.contains(&request.format.container) {
-        let offered: Vec<&str> = model.formats.iter().map(|format| container_name(*format)).collect();
-        return Err(InvalidRequest::new(
-            Some("response_format"),
-            "unsupported_format",
-            format!(
-                "model `{model_id}` of provider `{}` cannot produce {}; it offers: {}",
-                plugin.id(),
-                container_name(request.format.container),
-                offered.join(", ")
-            ),
-        ));
-    }
-    if request.instructions.is_some() && !model.instructions {
-        return Err(InvalidRequest::new(
-            Some("instructions"),
-            "unsupported_parameter",
-            format!("model `{model_id}` does not accept instructions"),
-        ));
-    }
-
-    let meant_for_this_provider = request.options_provider.is_none_or(|id| id == plugin.id());
-    let options = match request.options {
-        Some(map) if !map.is_empty() && meant_for_this_provider => serde_json::Value::Object(map).to_string(),
-        _ => String::new(),
-    };
-    Ok(SynthesisRequest {
-        text: request.text,
-        model: model_id.to_string(),
-        voice,
-        format: request.format,
-        speed: request.speed,
-        language: request.language,
-        instructions: request.instructions,
-        timestamps: request.timestamps,
-        options,
-    })
-}
-
-/// Client text quoted in an error message: bounded and without control characters.
-pub fn quote(text: &str) -> String {
-    let mut quoted: String = text.chars().filter(|c| !c.is_control()).take(100).collect();
-    if text.chars().count() > 100 {
-        quoted.push('…');
-    }
-    quoted
-}
-
-fn join_or_none(items: impl Iterator<Item = impl AsRef<str>>) -> String {
-    let items: Vec<String> = items.map(|item| item.as_ref().to_string()).collect();
-    if items.is_empty() { "none".to_string() } else { items.join(", ") }
-}

@@ -6,9 +6,11 @@ mod audio;
 mod config;
 mod engine;
 mod gateway;
+mod routing;
 mod plugin;
 mod secrets;
 mod server;
+mod speech;
 mod synthesis;
 mod upstream;
 
@@ -21,7 +23,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::audio::parse_container;
 use crate::config::Config;
-use crate::gateway::{Gateway, SpeechRequest};
+use crate::gateway::Gateway;
+use crate::speech::SpeechRequest;
 use crate::plugin::wit::AudioFormat;
 use crate::synthesis::AudioBody;
 

@@ -24,7 +24,8 @@ use tracing::Instrument;
 use crate::api::errors::{ApiError, Blame};
 use crate::api::{elevenlabs, openai};
 use crate::config::ServerConfig;
-use crate::gateway::{Gateway, quote};
+use crate::gateway::Gateway;
+use crate::speech::quote;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = UnsyncBoxBody<Bytes, BoxError>;

@@ -86,6 +86,17 @@ pub struct Synthesized {
     pub billed_characters: Option<u32>,
     /// Character timing, when the request asked for it and the provider returned it.
     pub alignment: Option<Alignment>,
+    /// Upstream attempts the request took, across retries and fallbacks.
+    pub attempts: u32,
+}
+
+/// What a synthesis holds while it runs.
+pub struct Permits {
+    /// Engine and plugin instance slots, released once the plugin is no longer needed.
+    pub instance: Vec<OwnedSemaphorePermit>,
+    /// The provider's concurrency slot, held until the upstream answer has been read in full,
+    /// streamed audio included.
+    pub upstream: Option<OwnedSemaphorePermit>,
 }
 
 /// Runs `request` through `plugin` to the first byte of audio.
@@ -94,8 +105,9 @@ pub async fn synthesize(
     upstream: &UpstreamClient,
     plugin: Arc<LoadedPlugin>,
     request: SynthesisRequest,
-    slot: (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>),
+    permits: Permits,
 ) -> Result<Synthesized, SynthesisError> {
+    let Permits { instance: slot, upstream: upstream_permit } = permits;
     let provider = plugin.id().to_string();
     let model = request.model.clone();
     let requested = request.format;
@@ -134,6 +146,7 @@ pub async fn synthesize(
                     body: AudioBody::Complete(Bytes::from(audio.data)),
                     billed_characters: audio.billed_characters,
                     alignment: audio.alignment,
+                    attempts: 1,
                 });
             }
             Step::FetchAfter(delayed) => {
@@ -160,8 +173,9 @@ pub async fn synthesize(
                         .and_then(|value| value.trim().parse().ok());
                     drop(instance);
                     drop(slot);
-                    let audio = AudioStream::start(upstream, host, answer.into_body(), deadline, &provider, stream.format)
+                    let mut audio = AudioStream::start(upstream, host, answer.into_body(), deadline, &provider, stream.format)
                         .await?;
+                    audio._upstream_permit = upstream_permit;
                     return Ok(Synthesized {
                         provider,
                         model,
@@ -169,6 +183,7 @@ pub async fn synthesize(
                         body: AudioBody::Stream(audio),
                         billed_characters,
                         alignment: None,
+                        attempts: 1,
                     });
                 }
                 upstream
@@ -352,6 +367,8 @@ pub struct AudioStream {
     idle_timeout: std::time::Duration,
     idle: Pin<Box<tokio::time::Sleep>>,
     finished: bool,
+    /// The provider's concurrency slot, released when the stream is dropped.
+    _upstream_permit: Option<OwnedSemaphorePermit>,
 }
 
 impl AudioStream {
@@ -413,6 +430,7 @@ impl AudioStream {
             idle_timeout,
             idle: Box::pin(tokio::time::sleep_until((Instant::now() + idle_timeout).min(deadline))),
             finished,
+            _upstream_permit: None,
         })
     }
 

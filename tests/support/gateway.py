@@ -27,6 +27,11 @@ class GatewaySettings:
     log_format: str = None
     # Extra `[providers.ID]` tables: provider id to a dict of TOML values.
     providers: dict = field(default_factory=dict)
+    # The `[resilience]` table. One attempt by default, so that a test's count of upstream
+    # requests is exact; the resilience tests set retries themselves.
+    resilience: dict = field(default_factory=lambda: {"max_attempts": 1})
+    # Further TOML appended as it is, for `[routes.NAME]`, `[tiers]` and `[voices.NAME]`.
+    extra_toml: str = ""
 
 
 def toml_value(value):
@@ -39,6 +44,8 @@ def toml_value(value):
         return json.dumps(value)
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{json.dumps(key)} = {toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
@@ -77,6 +84,10 @@ def render_config(plugin_dir, cache_dir, openai_base_url, settings):
     for provider_id, table in settings.providers.items():
         lines += ["", f"[providers.{provider_id}]"]
         lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
+    lines += ["", "[resilience]"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in settings.resilience.items()]
+    if settings.extra_toml:
+        lines += ["", settings.extra_toml]
     return "\n".join(lines) + "\n"
 
 

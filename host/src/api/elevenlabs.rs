@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use crate::api::errors::ApiError;
 use crate::audio::container_name;
-use crate::gateway::{InvalidRequest, PluginSet, SpeechRequest, quote};
+use crate::gateway::PluginSet;
+use crate::speech::{InvalidRequest, SpeechRequest, quote};
 use crate::plugin::wit::{Alignment, AudioContainer, AudioFormat};
 
 /// The plugin id that understands ElevenLabs' own request fields.

@@ -1,7 +1,7 @@
 //! One classification of every failure, shared by the client APIs: the HTTP status, a
 //! stable machine-readable code and a message. Each API then writes it in its own shape.
 
-use crate::gateway::{InvalidRequest, SpeakError};
+use crate::speech::{InvalidRequest, SpeakError};
 use crate::plugin::wit::ProviderError;
 use crate::synthesis::SynthesisError;
 use crate::upstream::UpstreamError;
@@ -58,6 +58,18 @@ impl From<&SpeakError> for ApiError {
         match error {
             SpeakError::Invalid(invalid) => invalid.into(),
             SpeakError::Synthesis(error) => synthesis_error(error),
+            SpeakError::Capacity(full) => {
+                let mut api_error = ApiError::new(429, Blame::RateLimit, "provider_capacity_exceeded", full.to_string());
+                api_error.retry_after = Some(full.retry_after().as_secs().max(1));
+                api_error
+            }
+            SpeakError::CircuitOpen { .. } => {
+                ApiError::new(503, Blame::Upstream, "provider_circuit_open", error.to_string())
+            }
+            SpeakError::NoCandidate { .. } => {
+                ApiError::new(503, Blame::Gateway, "no_provider_available", error.to_string())
+            }
+            SpeakError::Internal(_) => ApiError::new(500, Blame::Gateway, "internal_error", error.to_string()),
         }
     }
 }

@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use crate::audio::parse_container;
 use crate::api::errors::{ApiError, Blame};
-use crate::gateway::{InvalidRequest, PluginSet, SpeechRequest, quote};
+use crate::gateway::PluginSet;
+use crate::speech::{InvalidRequest, SpeechRequest, quote};
 use crate::plugin::wit::{AudioContainer, AudioFormat};
 
 /// OpenAI's documented bounds for `speed`.

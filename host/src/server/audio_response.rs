@@ -59,12 +59,11 @@ const EVENT_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Builds the response for a successful synthesis.
 pub fn audio_response(synthesized: Synthesized, framing: Framing, request_id: &str, started: Instant) -> Response<Body> {
-    let Synthesized { provider, model, format, body, billed_characters, alignment } = synthesized;
+    let Synthesized { provider, model, format, body, billed_characters, alignment, attempts } = synthesized;
     let mut builder = Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, framing.content_type(content_type(format.container)))
-        .header("x-voxgate-provider", provider.as_str())
-        .header("x-voxgate-model", model.as_str());
+        .header(header::CONTENT_TYPE, framing.content_type(content_type(format.container)));
+    builder = with_outcome_headers(builder, &provider, &model, attempts);
     if let Some(characters) = billed_characters {
         builder = builder.header("x-voxgate-billed-characters", characters);
     }
@@ -106,6 +105,16 @@ pub fn audio_response(synthesized: Synthesized, framing: Framing, request_id: &s
         tracing::error!(%error, "building the audio response failed");
         super::plain_error(StatusCode::INTERNAL_SERVER_ERROR)
     })
+}
+
+/// Adds the headers that tell the client what served it: `x-tts-provider` (also sent as
+/// `x-voxgate-provider`), `x-voxgate-model` and `x-voxgate-attempts`.
+pub fn with_outcome_headers(builder: http::response::Builder, provider: &str, model: &str, attempts: u32) -> http::response::Builder {
+    builder
+        .header("x-tts-provider", provider)
+        .header("x-voxgate-provider", provider)
+        .header("x-voxgate-model", model)
+        .header("x-voxgate-attempts", attempts)
 }
 
 /// Streams provider audio to the client and logs how the stream ended. An upstream failure

@@ -6,11 +6,15 @@ use std::time::Instant;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::audio_response::{Framing, audio_response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+
+use super::audio_response::{Framing, audio_response, with_outcome_headers};
 use super::{Api, Body, error_response, json_response, read_body};
 use crate::api::elevenlabs::{self, Route};
 use crate::api::errors::ApiError;
-use crate::gateway::{Gateway, SpeakError, SpeechRequest};
+use crate::gateway::Gateway;
+use crate::speech::{SpeakError, SpeechRequest};
 use crate::plugin::wit::ProviderError;
 use crate::synthesis::{AudioBody, SynthesisError, Synthesized};
 
@@ -93,18 +97,15 @@ async fn timestamps_response(synthesized: Synthesized) -> Response<Body> {
         },
     };
     tracing::info!(bytes = audio.len(), "audio complete");
-    let mut response = json_response(StatusCode::OK, elevenlabs::timestamps_body(&audio, synthesized.alignment.as_ref()));
-    let headers = response.headers_mut();
-    if let Ok(value) = provider.parse() {
-        headers.insert("x-voxgate-provider", value);
-    }
-    if let Ok(value) = model.parse() {
-        headers.insert("x-voxgate-model", value);
-    }
+    let body = elevenlabs::timestamps_body(&audio, synthesized.alignment.as_ref()).to_string();
+    let mut builder = Response::builder().status(StatusCode::OK).header(http::header::CONTENT_TYPE, "application/json");
+    builder = with_outcome_headers(builder, &provider, &model, synthesized.attempts);
     if let Some(characters) = synthesized.billed_characters {
-        headers.insert("x-voxgate-billed-characters", characters.into());
+        builder = builder.header("x-voxgate-billed-characters", characters);
     }
-    response
+    builder
+        .body(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync())
+        .unwrap_or_else(|_| json_response(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({"detail": {"status": "internal_error", "message": "internal error"}})))
 }
 
 /// `GET /v1/voices`.

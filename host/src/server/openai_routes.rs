@@ -13,6 +13,7 @@ use crate::api::errors::ApiError;
 use crate::api::openai::{self, StreamFormat};
 use crate::audio::container_name;
 use crate::gateway::Gateway;
+use crate::routing::BreakerState;
 
 /// `POST /v1/audio/speech`.
 pub async fn speech(
@@ -93,6 +94,7 @@ pub fn providers(gateway: &Gateway) -> Response<Body> {
                 .map(|setting| json!({ "name": setting.name, "description": setting.description, "default": setting.default }))
                 .collect();
             let missing: Vec<&str> = plugin.secrets.missing().map(|(name, _)| name).collect();
+            let breaker = gateway.breaker_state(&info.id).unwrap_or(BreakerState::Closed);
             json!({
                 "id": info.id,
                 "name": info.name,
@@ -101,6 +103,7 @@ pub fn providers(gateway: &Gateway) -> Response<Body> {
                 "default_model": info.default_model,
                 "default_voice": info.default_voice,
                 "configured": missing.is_empty(),
+                "circuit_breaker": breaker.name(),
                 "missing_secrets": missing,
                 "settings": settings,
                 "models": models,
