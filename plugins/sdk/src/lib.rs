@@ -15,7 +15,9 @@
 //! - headers and secret references: [`header`], [`secret_header`], [`bearer`];
 //! - settings: [`setting_or`], [`header_setting`], [`BaseUrl`];
 //! - JSON bodies and provider options: [`json_body`], [`parse_options`];
-//! - error classification: [`error_for_status`], [`retry_after_ms`], [`body_excerpt`].
+//! - error classification: [`error_for_status`], [`retry_after_ms`], [`body_excerpt`];
+//! - Cloudflare AI Gateway: [`AiGatewayHeaders`] adds the `cf-aig-*` headers the operator
+//!   configures, and [`BaseUrl::ai_gateway_path`] recognises a gateway base URL.
 //!
 //! # Example
 //!
@@ -129,6 +131,8 @@
 //! directly and run natively with `cargo test --target x86_64-unknown-linux-gnu`, because a
 //! test build does not link the `cdylib`.
 
+mod ai_gateway;
+mod ai_gateway_path;
 mod audio;
 mod base_url;
 mod body;
@@ -143,6 +147,11 @@ pub use bindings::export;
 pub use bindings::exports::voxgate::provider::provider::Guest;
 pub use bindings::voxgate::provider::types::*;
 
+pub use ai_gateway::{
+    AIG_AUTHENTICATED, AIG_CACHE_TTL, AIG_METADATA, AIG_SKIP_CACHE, AIG_TOKEN, AIG_TOKEN_ENV,
+    AiGatewayHeaders,
+};
+pub use ai_gateway_path::AiGatewayPath;
 pub use base_url::BaseUrl;
 pub use body::{json_body, parse_options};
 pub use headers::{bearer, header, secret, secret_header};
