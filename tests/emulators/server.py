@@ -10,7 +10,8 @@ endpoints:
 - `POST /__emulator/faults` appends a JSON list of faults (kinds and fields in FAULT_FIELDS). Each later speech request that
   passes authentication and validation consumes the oldest pending fault.
 - `GET /__emulator/faults` lists pending faults and `DELETE /__emulator/faults` drops them.
-- `GET /__emulator/stats` returns render and cache-hit counts.
+- `GET /__emulator/stats` returns render and cache-hit counts, and the API requests in flight
+  now and at most at once since the request log was last cleared.
 
 The control endpoints need no credentials; the emulator only ever binds a loopback address.
 """
@@ -181,6 +182,28 @@ class FaultQueue:
             self._faults.clear()
 
 
+class Concurrency:
+    """Counts API requests being handled at once, and the peak since the last reset."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.current = 0
+        self.peak = 0
+
+    def enter(self):
+        with self._lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+
+    def leave(self):
+        with self._lock:
+            self.current -= 1
+
+    def reset_peak(self):
+        with self._lock:
+            self.peak = self.current
+
+
 class EmulatorServer(ThreadingHTTPServer):
     """A threading HTTP server that carries the emulator's shared state."""
 
@@ -190,6 +213,7 @@ class EmulatorServer(ThreadingHTTPServer):
         super().__init__(address, handler_class)
         self.api_key = api_key
         self.request_log = RequestLog(request_log_path)
+        self.concurrency = Concurrency()
         self.faults = FaultQueue()
         self.renderer = Renderer()
         self.chunk_size = chunk_size
@@ -258,7 +282,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 self._handle_control(request)
                 return
             self.server.request_log.record(request)
-            self.handle_api(request)
+            self.server.concurrency.enter()
+            try:
+                self.handle_api(request)
+            finally:
+                self.server.concurrency.leave()
         except ClientGone:
             self.close_connection = True
 
@@ -319,6 +347,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.send_json(200, server.request_log.entries())
         elif route == ("DELETE", "/__emulator/requests"):
             server.request_log.clear()
+            server.concurrency.reset_peak()
             self.send_empty(204)
         elif route == ("GET", "/__emulator/faults"):
             self.send_json(200, server.faults.pending())
@@ -329,7 +358,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self._add_faults(request.body)
         elif route == ("GET", "/__emulator/stats"):
             renderer = server.renderer
-            self.send_json(200, {"renders": renderer.renders, "cache_hits": renderer.cache_hits})
+            self.send_json(200, {
+                "renders": renderer.renders,
+                "cache_hits": renderer.cache_hits,
+                "in_flight": server.concurrency.current,
+                "max_in_flight": server.concurrency.peak,
+            })
         else:
             self.send_json(404, {"error": f"no control endpoint {request.method} {request.path}"})
 

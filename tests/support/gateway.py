@@ -74,14 +74,13 @@ def render_config(plugin_dir, cache_dir, openai_base_url, settings):
         f"total_timeout_ms = {settings.total_timeout_ms}",
         f"max_response_bytes = {settings.max_response_bytes}",
     ]
+    providers = dict(settings.providers)
     if openai_base_url is not None:
-        lines += [
-            "",
-            "[providers.openai]",
-            f"settings = {toml_value({'base-url': openai_base_url})}",
-            f"secrets = {toml_value({'api-key': {'env': 'OPENAI_API_KEY'}})}",
-        ]
-    for provider_id, table in settings.providers.items():
+        # Extra keys a test gives for openai (capacity, limits) join the emulator's settings.
+        openai = {"settings": {"base-url": openai_base_url}, "secrets": {"api-key": {"env": "OPENAI_API_KEY"}}}
+        openai.update(providers.pop("openai", {}))
+        providers = {"openai": openai, **providers}
+    for provider_id, table in providers.items():
         lines += ["", f"[providers.{provider_id}]"]
         lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
     lines += ["", "[resilience]"]
