@@ -1,7 +1,8 @@
 //! The plugin's catalog (OpenAI's speech models and voices) and `describe`.
 
 use voxgate_plugin_sdk::{
-    AudioContainer, ModelInfo, ProviderInfo, SecretInfo, Setting, SettingsError, VoiceInfo,
+    AiGatewayHeaders, AudioContainer, ModelInfo, ProviderInfo, SecretInfo, Setting, SettingsError,
+    VoiceInfo,
 };
 
 use crate::config::{self, Config};
@@ -85,6 +86,17 @@ pub fn model(id: &str) -> Option<&'static Model> {
 pub fn describe(settings: &[Setting]) -> Result<ProviderInfo, SettingsError> {
     let config = Config::from_settings(settings)?;
 
+    let mut secrets = vec![SecretInfo {
+        name: API_KEY.to_string(),
+        description: "OpenAI API key, sent as `Authorization: Bearer <key>`".to_string(),
+        env: Some("OPENAI_API_KEY".to_string()),
+        required: true,
+    }];
+    // `aig-token`, only when the operator configured an authenticated AI Gateway.
+    secrets.extend(config.ai_gateway.secret_infos());
+    let mut settings = config::setting_infos();
+    settings.extend(AiGatewayHeaders::setting_infos());
+
     Ok(ProviderInfo {
         id: "openai".to_string(),
         name: "OpenAI".to_string(),
@@ -94,13 +106,8 @@ pub fn describe(settings: &[Setting]) -> Result<ProviderInfo, SettingsError> {
         default_model: DEFAULT_MODEL.to_string(),
         default_voice: DEFAULT_VOICE.to_string(),
         hosts: vec![config.host],
-        secrets: vec![SecretInfo {
-            name: API_KEY.to_string(),
-            description: "OpenAI API key, sent as `Authorization: Bearer <key>`".to_string(),
-            env: Some("OPENAI_API_KEY".to_string()),
-            required: true,
-        }],
-        settings: config::setting_infos(),
+        secrets,
+        settings,
     })
 }
 
@@ -218,8 +225,32 @@ mod tests {
                 ("base-url", Some("https://api.openai.com")),
                 ("organization", None),
                 ("project", None),
+                ("aig-cache-ttl", None),
+                ("aig-skip-cache", Some("false")),
+                ("aig-metadata", None),
+                ("aig-authenticated", Some("false")),
             ]
         );
+    }
+
+    #[test]
+    fn authenticated_gateway_declares_token() {
+        let settings = [
+            Setting {
+                name: "base-url".to_string(),
+                value: "https://gateway.ai.cloudflare.com/v1/acc/gw/openai".to_string(),
+            },
+            Setting {
+                name: "aig-authenticated".to_string(),
+                value: "true".to_string(),
+            },
+        ];
+
+        let info = describe(&settings).unwrap();
+
+        let names: Vec<&str> = info.secrets.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["api-key", "aig-token"]);
+        assert!(!info.secrets[1].required);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `describe` and `synthesize` agree.
 
 use voxgate_plugin_sdk::{
-    BaseUrl, Setting, SettingInfo, SettingsError, header_setting, setting_or,
+    AiGatewayHeaders, BaseUrl, Setting, SettingInfo, SettingsError, header_setting, setting_or,
 };
 
 use crate::endpoint::speech_url;
@@ -28,6 +28,8 @@ pub struct Config {
     pub organization: Option<String>,
     /// The `OpenAI-Project` header value, when set.
     pub project: Option<String>,
+    /// The `cf-aig-*` headers for Cloudflare AI Gateway, from the SDK's `aig-*` settings.
+    pub ai_gateway: AiGatewayHeaders,
 }
 
 impl Config {
@@ -35,18 +37,21 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// A `base-url` that is not an absolute http(s) URL, or an `organization` or `project`
-    /// that cannot be sent as a header value, is a [`SettingsError`] naming the setting.
+    /// A `base-url` that is not an absolute http(s) URL, an `organization` or `project`
+    /// that cannot be sent as a header value, or an invalid `aig-*` setting is a
+    /// [`SettingsError`] naming the setting.
     pub fn from_settings(settings: &[Setting]) -> Result<Self, SettingsError> {
         let base_url = BaseUrl::parse(BASE_URL, setting_or(settings, BASE_URL, DEFAULT_BASE_URL))?;
         let organization = header_setting(settings, ORGANIZATION)?;
         let project = header_setting(settings, PROJECT)?;
+        let ai_gateway = AiGatewayHeaders::from_settings(settings, &base_url)?;
 
         Ok(Config {
             host: base_url.host(),
             speech_url: speech_url(&base_url),
             organization: organization.map(str::to_string),
             project: project.map(str::to_string),
+            ai_gateway,
         })
     }
 }
@@ -104,6 +109,7 @@ mod tests {
                 speech_url: "https://api.openai.com/v1/audio/speech".to_string(),
                 organization: None,
                 project: None,
+                ai_gateway: AiGatewayHeaders::default(),
             }
         );
     }
@@ -134,6 +140,8 @@ mod tests {
             (BASE_URL, "api.openai.com"),
             (ORGANIZATION, "org\r\nx-evil: 1"),
             (PROJECT, "proj\n"),
+            ("aig-metadata", "{\"nested\": {}}"),
+            ("aig-authenticated", "true"),
         ];
 
         for (name, value) in cases {

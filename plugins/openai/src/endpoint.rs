@@ -9,6 +9,9 @@
 //! 2. A base URL on Cloudflare AI Gateway (host `gateway.ai.cloudflare.com`, path
 //!    `/v1/ACCOUNT/GATEWAY/openai`) is also the API root, because AI Gateway's `openai`
 //!    segment stands for `https://api.openai.com/v1`: speech is `{base-url}/audio/speech`.
+//!    The same holds on any host for a path of AI Gateway's shape,
+//!    `/v1/{account}/{gateway}/openai`, so that a gateway emulator on loopback is addressed
+//!    like the real one.
 //! 3. Any other base URL is an origin, with or without a path prefix where a proxy mounts
 //!    the whole API (`https://proxy.internal/openai`): speech is
 //!    `{base-url}/v1/audio/speech`.
@@ -31,7 +34,13 @@ pub fn speech_url(base_url: &BaseUrl) -> String {
 fn is_api_root(base_url: &BaseUrl) -> bool {
     let last_segment = base_url.path().rsplit('/').next().unwrap_or("");
 
-    last_segment.eq_ignore_ascii_case("v1") || base_url.host_name() == AI_GATEWAY_HOST
+    let gateway_route = base_url
+        .ai_gateway_path()
+        .is_some_and(|path| path.provider == "openai");
+
+    last_segment.eq_ignore_ascii_case("v1")
+        || base_url.host_name() == AI_GATEWAY_HOST
+        || gateway_route
 }
 
 #[cfg(test)]
@@ -85,6 +94,14 @@ mod tests {
             (
                 "https://proxy.internal/v1/tts",
                 "https://proxy.internal/v1/tts/v1/audio/speech",
+            ),
+            (
+                "http://127.0.0.1:18003/v1/acc/gw/openai",
+                "http://127.0.0.1:18003/v1/acc/gw/openai/audio/speech",
+            ),
+            (
+                "http://127.0.0.1:18003/v1/acc/gw/workers-ai",
+                "http://127.0.0.1:18003/v1/acc/gw/workers-ai/v1/audio/speech",
             ),
         ];
 

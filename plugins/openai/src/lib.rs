@@ -5,8 +5,9 @@
 //! reference that the host fills in), and `resume` classifies any response that was not audio.
 //!
 //! Models `tts-1`, `tts-1-hd` and `gpt-4o-mini-tts`, with OpenAI's 13 listed voices. Settings:
-//! `base-url` (see [`endpoint`] for how it becomes the speech URL), `organization` and
-//! `project`. Secret: `api-key`, usually from `OPENAI_API_KEY`.
+//! `base-url` (see [`endpoint`] for how it becomes the speech URL), `organization`,
+//! `project`, and the SDK's `aig-*` settings for Cloudflare AI Gateway. Secret: `api-key`,
+//! usually from `OPENAI_API_KEY`, and `aig-token` for an authenticated AI Gateway.
 
 mod catalog;
 mod config;

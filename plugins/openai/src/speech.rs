@@ -135,6 +135,7 @@ fn headers(config: &Config) -> Vec<RequestHeader> {
     if let Some(project) = &config.project {
         headers.push(header("openai-project", project));
     }
+    config.ai_gateway.append_to(&mut headers);
 
     headers
 }
@@ -475,6 +476,45 @@ mod tests {
         assert_eq!(
             stream.request.url,
             "https://gateway.ai.cloudflare.com/v1/ACCOUNT/GATEWAY/openai/audio/speech"
+        );
+    }
+
+    #[test]
+    fn ai_gateway_headers_follow_settings() {
+        let settings = [
+            setting("base-url", "http://127.0.0.1:18003/v1/acc/gw/openai"),
+            setting("aig-authenticated", "true"),
+            setting("aig-cache-ttl", "3600"),
+            setting("aig-metadata", r#"{"team": "voice"}"#),
+        ];
+
+        let stream = stream(&request(), &settings);
+
+        assert_eq!(
+            stream.request.url,
+            "http://127.0.0.1:18003/v1/acc/gw/openai/audio/speech"
+        );
+        let extra: Vec<(&str, &HeaderValue)> = stream.request.headers[3..]
+            .iter()
+            .map(|header| (header.name.as_str(), &header.value))
+            .collect();
+        assert_eq!(
+            extra,
+            vec![
+                (
+                    "cf-aig-authorization",
+                    &HeaderValue::Secret(SecretRef {
+                        name: "aig-token".to_string(),
+                        prefix: "Bearer ".to_string(),
+                        suffix: String::new(),
+                    })
+                ),
+                ("cf-aig-cache-ttl", &HeaderValue::Text("3600".to_string())),
+                (
+                    "cf-aig-metadata",
+                    &HeaderValue::Text(r#"{"team":"voice"}"#.to_string())
+                ),
+            ]
         );
     }
 
