@@ -5,7 +5,7 @@ One emulator runs per test module. Gateway tests start one gateway per module to
 repository root:
 
 - VOXGATE_BIN, default `target/debug/voxgate`
-- VOXGATE_PLUGINS, default `target/plugins` (contains `openai.wasm` and `elevenlabs.wasm`)
+- VOXGATE_PLUGINS, default `target/plugins` (contains `openai.wasm`, `elevenlabs.wasm` and `fal.wasm`)
 - VOXGATE_TEST_PLUGINS, default `target/test-plugins` (contains the `test-*.wasm` plugins)
 
 A missing binary or plugin is an error, never a skip.
@@ -73,6 +73,12 @@ def openai_plugin():
 def elevenlabs_plugin():
     plugin_dir = build_output("VOXGATE_PLUGINS", "target/plugins")
     return require_file(plugin_dir / "elevenlabs.wasm", "ElevenLabs plugin", "VOXGATE_PLUGINS")
+
+
+@pytest.fixture(scope="session")
+def fal_plugin():
+    plugin_dir = build_output("VOXGATE_PLUGINS", "target/plugins")
+    return require_file(plugin_dir / "fal.wasm", "fal plugin", "VOXGATE_PLUGINS")
 
 
 @pytest.fixture(scope="session")
