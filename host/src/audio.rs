@@ -1,5 +1,7 @@
 //! Audio formats: names, content types, and recognising a container from its first bytes.
 
+pub mod join;
+
 use crate::plugin::wit::AudioContainer;
 
 /// Bytes needed to recognise every container that has a signature.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 mod routing;
 
-pub use routing::{CapacityConfig, ResilienceConfig, RouteConfig, TiersConfig, TimeoutsConfig, VoiceAliases};
+pub use routing::{CapacityConfig, LongTextConfig, ResilienceConfig, RouteConfig, TiersConfig, TimeoutsConfig, VoiceAliases};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,6 +33,7 @@ pub struct Config {
     /// Voice aliases: `[voices.NAME]` maps provider ids to that provider's voice id.
     pub voices: VoiceAliases,
     pub resilience: ResilienceConfig,
+    pub long_text: LongTextConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -307,6 +308,9 @@ impl Config {
         }
         if resilience.breaker_failures == 0 {
             bail!("resilience.breaker_failures must be greater than 0");
+        }
+        if self.long_text.max_characters == 0 || self.long_text.parallelism == 0 {
+            bail!("long_text.max_characters and long_text.parallelism must be greater than 0");
         }
         for (name, route) in &self.routes {
             if ["fast", "standard", "premium", "cheapest"].contains(&name.as_str()) {

@@ -11,11 +11,16 @@ use crate::config::Config;
 use crate::engine::PluginEngine;
 use crate::plugin::wit::SynthesisRequest;
 use crate::plugin::{LoadReport, LoadedPlugin, Rejection, load_dir};
+use crate::audio::join::{can_join, join};
+use crate::plugin::wit::{ProviderError, RateLimit};
 use crate::routing::{
     Admission, BreakerState, Candidate, CircuitBreaker, Disposition, ProviderCapacity, RetryBudget, backoff,
-    disposition, is_unhealthy, plan,
+    disposition, find_model, is_unhealthy, plan, split_text,
 };
-use crate::speech::{SpeakError, SpeechRequest, validate};
+use crate::synthesis::AudioBody;
+use crate::upstream::UpstreamError;
+use futures_util::StreamExt;
+use crate::speech::{InvalidRequest, SpeakError, SpeechRequest, validate};
 use crate::synthesis::{Permits, SynthesisError, Synthesized, synthesize};
 use crate::upstream::UpstreamClient;
 
@@ -120,12 +125,21 @@ impl Gateway {
 
         let resilience = &self.config.resilience;
         let characters = request.text.chars().count();
+        let max_characters = self.config.long_text.max_characters;
+        if characters > max_characters {
+            return Err(InvalidRequest::new(
+                Some("input"),
+                "string_above_max_length",
+                format!("the text is {characters} characters long; the gateway accepts at most {max_characters} (long_text.max_characters)"),
+            )
+            .into());
+        }
         let mut attempts = 0;
         let mut last_error: Option<SpeakError> = None;
 
         'candidates: for candidate in &plan.candidates {
-            let synthesis = match validate(&candidate.plugin, &candidate.model, candidate.voice.clone(), request.clone()) {
-                Ok(synthesis) => synthesis,
+            let parts = match self.prepare_parts(candidate, &request) {
+                Ok(parts) => parts,
                 Err(invalid) if plan.direct => return Err(invalid.into()),
                 Err(invalid) => {
                     tracing::info!(candidate = %candidate.label(), reason = %invalid.message, "route candidate skipped");
@@ -146,7 +160,10 @@ impl Gateway {
                     last_error = Some(SpeakError::CircuitOpen { provider: candidate.plugin.id().to_string() });
                     continue 'candidates;
                 }
-                let upstream_permit = match runtime.capacity.acquire(characters).await {
+                // A text in parts takes capacity part by part, in `attempt_parts`.
+                let single = parts.len() == 1;
+                let capacity = if single { runtime.capacity.acquire(characters).await } else { Ok(None) };
+                let upstream_permit = match capacity {
                     Ok(permit) => permit,
                     Err(full) => {
                         if admission == Admission::Probe {
@@ -159,7 +176,11 @@ impl Gateway {
                 };
 
                 attempts += 1;
-                let result = self.attempt(candidate, &runtime, synthesis.clone(), upstream_permit).await;
+                let result = if single {
+                    self.attempt(candidate, &runtime, parts[0].clone(), upstream_permit).await
+                } else {
+                    self.attempt_parts(candidate, &runtime, &parts).await
+                };
                 let error = match result {
                     Ok(mut synthesized) => {
                         runtime.breaker.record_success();
@@ -204,6 +225,85 @@ impl Gateway {
         }
 
         Err(last_error.unwrap_or(SpeakError::NoCandidate { skipped: plan.skipped }))
+    }
+
+    /// Validates the request for one candidate, split into parts when the text is longer than
+    /// the candidate's model accepts and `[long_text] split` allows it.
+    fn prepare_parts(&self, candidate: &Candidate, request: &SpeechRequest) -> Result<Vec<SynthesisRequest>, InvalidRequest> {
+        let limit = find_model(&candidate.plugin, &candidate.model).map_or(usize::MAX, |model| model.max_characters as usize);
+        let long_text = &self.config.long_text;
+        let too_long = request.text.chars().count() > limit;
+        if !too_long || !long_text.split || !can_join(request.format.container) {
+            // `validate` rejects an over-long text with a message that names the limit.
+            return Ok(vec![validate(&candidate.plugin, &candidate.model, candidate.voice.clone(), request.clone())?]);
+        }
+
+        let texts = split_text(&request.text, limit);
+        tracing::info!(candidate = %candidate.label(), parts = texts.len(), limit, "splitting long text");
+        let mut parts = Vec::with_capacity(texts.len());
+        for (index, text) in texts.iter().enumerate() {
+            let mut part = request.clone();
+            part.text = text.clone();
+            let mut synthesis = validate(&candidate.plugin, &candidate.model, candidate.voice.clone(), part)?;
+            if candidate.plugin.id() == ELEVENLABS {
+                let previous = index.checked_sub(1).map(|previous| texts[previous].as_str());
+                synthesis.options = with_neighbours(&synthesis.options, previous, texts.get(index + 1).map(String::as_str));
+            }
+            parts.push(synthesis);
+        }
+        Ok(parts)
+    }
+
+    /// One attempt at a text in parts: the parts run `[long_text] parallelism` at a time,
+    /// each taking the provider's capacity, and their audio is joined in order.
+    async fn attempt_parts(
+        &self,
+        candidate: &Candidate,
+        runtime: &ProviderRuntime,
+        parts: &[SynthesisRequest],
+    ) -> Result<Synthesized, SynthesisError> {
+        let provider = candidate.plugin.id().to_string();
+        let outcomes: Vec<Result<(Vec<u8>, Synthesized), SynthesisError>> = futures_util::stream::iter(parts.iter().cloned())
+            .map(|part| async {
+                let characters = part.text.chars().count();
+                let permit = runtime.capacity.acquire(characters).await.map_err(|full| SynthesisError::Provider {
+                    provider: provider.clone(),
+                    error: ProviderError::RateLimited(RateLimit {
+                        message: full.to_string(),
+                        retry_after_ms: Some(full.retry_after().as_millis() as u64),
+                    }),
+                })?;
+                let mut synthesized = self.attempt(candidate, runtime, part, permit).await?;
+                let body = std::mem::replace(&mut synthesized.body, AudioBody::Complete(Default::default()));
+                let audio = match body {
+                    AudioBody::Complete(bytes) => bytes.to_vec(),
+                    AudioBody::Stream(stream) => stream.collect().await.map_err(|error| SynthesisError::Upstream {
+                        provider: provider.clone(),
+                        error: UpstreamError::Body { host: error.host, reason: error.reason },
+                    })?.to_vec(),
+                };
+                Ok((audio, synthesized))
+            })
+            .buffered(self.config.long_text.parallelism)
+            .collect()
+            .await;
+
+        let mut clips = Vec::with_capacity(outcomes.len());
+        let mut first: Option<Synthesized> = None;
+        let mut billed: Option<u32> = Some(0);
+        for outcome in outcomes {
+            let (audio, synthesized) = outcome?;
+            billed = billed.zip(synthesized.billed_characters).map(|(total, part)| total + part);
+            clips.push(audio);
+            first.get_or_insert(synthesized);
+        }
+        let mut synthesized = first.expect("a long text has at least two parts");
+        let audio = join(synthesized.format.container, &clips)
+            .map_err(|reason| SynthesisError::InvalidAudio { provider: provider.clone(), reason })?;
+        synthesized.body = AudioBody::Complete(audio.into());
+        synthesized.billed_characters = billed;
+        synthesized.alignment = None;
+        Ok(synthesized)
     }
 
     /// One attempt at one candidate.
@@ -264,3 +364,19 @@ fn log_plugin_set(set: &PluginSet, config: &Config) {
     }
 }
 
+
+/// The plugin id that takes `previous_text` and `next_text`, which keep the prosody of a
+/// text spoken in parts continuous (ElevenLabs' request stitching).
+const ELEVENLABS: &str = "elevenlabs";
+
+/// Adds `previous_text` and `next_text` to a plugin's JSON options.
+fn with_neighbours(options: &str, previous: Option<&str>, next: Option<&str>) -> String {
+    let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(options).unwrap_or_default();
+    if let Some(previous) = previous {
+        map.insert("previous_text".to_string(), previous.into());
+    }
+    if let Some(next) = next {
+        map.insert("next_text".to_string(), next.into());
+    }
+    serde_json::Value::Object(map).to_string()
+}

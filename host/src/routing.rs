@@ -3,6 +3,7 @@
 
 mod breaker;
 mod capacity;
+mod long_text;
 mod plan;
 mod retry;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 pub use breaker::{Admission, BreakerState, CircuitBreaker};
 pub use capacity::{CapacityError, ProviderCapacity};
 pub use plan::{Candidate, find_model, plan};
+pub use long_text::split_text;
 pub use retry::{RetryBudget, backoff};
 
 use crate::plugin::wit::ProviderError;

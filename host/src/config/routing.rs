@@ -126,3 +126,23 @@ pub struct TimeoutsConfig {
 
 /// Voice aliases: one logical name mapped to each provider's voice id.
 pub type VoiceAliases = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Text longer than a model accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LongTextConfig {
+    /// Split such text at sentence boundaries and join the audio, instead of rejecting it.
+    pub split: bool,
+    /// The longest text accepted at all, in characters.
+    pub max_characters: usize,
+    /// Parts synthesised at once.
+    pub parallelism: usize,
+}
+
+impl Default for LongTextConfig {
+    fn default() -> Self {
+        // 100 000 characters is about two hours of speech, past what one HTTP response
+        // should carry; 3 parts at once keeps the wait short without flooding a provider.
+        Self { split: true, max_characters: 100_000, parallelism: 3 }
+    }
+}
