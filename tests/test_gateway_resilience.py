@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from support import rawhttp
+from support.audio import probe
 from support.emulator import SENTENCE, speech_body
 from support.gateway import GatewaySettings
 
@@ -222,3 +223,37 @@ def test_concurrency_limit_holds(start_gateway, openai_plugin, upstream):
     peak = upstream.stats()["max_in_flight"]
     assert peak <= 10, f"{peak} upstream requests were in flight at once, over the limit of 10"
     assert peak >= 2, "the test did not overlap requests, so it proves nothing"
+
+
+def test_requests_per_minute_limit(start_gateway, openai_plugin, upstream):
+    settings = GatewaySettings(resilience=RESILIENCE, providers={"openai": {"capacity": {"requests_per_minute": 2}}})
+    gateway = start_gateway([openai_plugin], settings)
+    assert direct(gateway, input="One.").status == 200
+    assert direct(gateway, input="Two.").status == 200
+    third = direct(gateway, input="Three.")
+    assert third.status == 429, third.describe()
+    assert third.error()["code"] == "provider_capacity_exceeded"
+    # Two requests a minute refill one token every 30 s.
+    assert 1 <= int(third.headers["retry-after"]) <= 30
+    assert len(upstream.speech_requests()) == 2
+
+
+def test_sigterm_finishes_request_in_flight(start_gateway, openai_plugin, upstream):
+    gateway = start_gateway([openai_plugin], GatewaySettings(resilience=RESILIENCE))
+    upstream.add_faults({"kind": "slow", "chunk_delay_ms": 100})
+    outcome = {}
+    holder = threading.Thread(target=lambda: outcome.update(response=direct(gateway)))
+    holder.start()
+    deadline = time.monotonic() + 10
+    while not upstream.speech_requests() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    status = gateway.stop()
+    holder.join()
+
+    response = outcome["response"]
+    assert response.status == 200, response.describe()
+    assert response.read_error is None, "the request in flight was cut off by the shutdown"
+    assert probe(response.body, "wav").decode_errors == ""
+    assert status == 0, f"the gateway exited with status {status}"
+    assert "gateway stopped" in gateway.stderr()

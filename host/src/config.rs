@@ -44,6 +44,9 @@ pub struct ServerConfig {
     /// Largest request body accepted, in bytes. OpenAI's 4096-character input is at most
     /// 16 KiB of UTF-8, so 1 MiB leaves room for options without inviting abuse.
     pub max_request_bytes: usize,
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish before the
+    /// gateway exits anyway, in milliseconds.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             max_request_bytes: 1024 * 1024,
+            shutdown_timeout_ms: 30_000,
         }
     }
 }

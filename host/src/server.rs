@@ -72,9 +72,15 @@ pub async fn serve(gateway: Arc<Gateway>, config: &ServerConfig) -> anyhow::Resu
         });
     }
 
-    tracing::info!("shutting down: waiting for requests in flight");
-    graceful.shutdown().await;
-    tracing::info!("gateway stopped");
+    let limit = std::time::Duration::from_millis(config.shutdown_timeout_ms);
+    tracing::info!(timeout_ms = config.shutdown_timeout_ms, "shutting down: no new connections; waiting for requests in flight");
+    match tokio::time::timeout(limit, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("gateway stopped"),
+        Err(_) => tracing::warn!(
+            timeout_ms = config.shutdown_timeout_ms,
+            "gateway stopped with requests still in flight after server.shutdown_timeout_ms; they were cut off"
+        ),
+    }
     Ok(())
 }
 
