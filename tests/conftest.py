@@ -82,6 +82,12 @@ def fal_plugin():
 
 
 @pytest.fixture(scope="session")
+def workers_ai_plugin():
+    plugin_dir = build_output("VOXGATE_PLUGINS", "target/plugins")
+    return require_file(plugin_dir / "workers-ai.wasm", "Workers AI plugin", "VOXGATE_PLUGINS")
+
+
+@pytest.fixture(scope="session")
 def test_plugins():
     """Return the path of each deliberately broken test plugin, by name."""
     plugin_dir = build_output("VOXGATE_TEST_PLUGINS", "target/test-plugins")

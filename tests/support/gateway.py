@@ -10,7 +10,7 @@ from support import rawhttp
 from support.processes import ServerProcess
 
 # Environment variables that could change the gateway's behaviour behind a test's back.
-INHERITED_PREFIXES_TO_DROP = ("VOXGATE_", "OPENAI_", "ELEVENLABS_", "FAL_", "RUST_LOG")
+INHERITED_PREFIXES_TO_DROP = ("VOXGATE_", "OPENAI_", "ELEVENLABS_", "FAL_", "CLOUDFLARE_", "CF_AIG_", "RUST_LOG")
 
 
 @dataclass
