@@ -1,10 +1,10 @@
-"""What the ElevenLabs emulator knows about the API: models, voices, output formats, and the
+"""The ElevenLabs API as the emulator serves it: models, voices, output formats, and the
 checks a text-to-speech request must pass.
 
 Facts come from ElevenLabs' OpenAPI spec (2025-08, the request body
 `Body_Text_to_speech_v1_text_to_speech__voice_id__post` and the `output_format` enum), its
-2026 Python SDK (the formats added since) and its models page (character limits); the
-project's provider reference (§1) lists them with sources. Schema errors are FastAPI's 422
+2026 Python SDK (the formats added since) and its models page (character limits).
+Schema errors are FastAPI's 422
 `{"detail": [{"type", "loc", "msg", "input"}]}`; errors the API raises itself are
 `{"detail": {"status", "message"}}`.
 """

@@ -47,7 +47,7 @@ from elevenlabs_audio import ElevenLabsRenderer, spread_alignment
 from server import DEFAULT_HANG_S, EmulatorHandler, parse_arguments, run_emulator
 
 TTS_PREFIX = "/v1/text-to-speech/"
-# The endpoint after the voice id: (streams the audio, answers JSON with timestamps).
+# The endpoint after the voice id: (streams the audio, returns JSON with timestamps).
 ENDPOINTS = {
     "": (False, False),
     "stream": (True, False),
@@ -59,12 +59,12 @@ ENDPOINTS = {
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 
-# Headers of a successful answer that the emulator does not compute (ElevenLabs' plan limits).
+# Headers of a successful response that the emulator does not compute (ElevenLabs' plan limits).
 CONCURRENCY_HEADERS = [("current-concurrent-requests", "1"), ("maximum-concurrent-requests", "10")]
 EXPOSED_HEADERS = "request-id, history-item-id, character-cost, current-concurrent-requests, maximum-concurrent-requests"
 
 # Messages for the `detail.status` codes that `status` faults may name, from ElevenLabs'
-# error-code page and captured responses (project reference §1.7).
+# error-code page and from captured responses quoted in public issues.
 CODE_MESSAGES = {
     "invalid_api_key": "Invalid API key",
     "missing_permissions": "The API key you used is missing the permission text_to_speech to execute this operation.",
@@ -109,7 +109,7 @@ class ElevenLabsHandler(EmulatorHandler):
 
     @property
     def renderer(self):
-        # The framework's server holds a 24 kHz renderer; this emulator needs its own for
+        # The framework's server has a 24 kHz renderer, and this emulator needs its own for
         # ElevenLabs' rates. It is swapped in once, so /__emulator/stats counts its renders.
         server = self.server
         with _RENDERER_LOCK:
@@ -251,7 +251,7 @@ class ElevenLabsHandler(EmulatorHandler):
     # --- Faults ---
 
     def apply_early_fault(self, fault, voice_id, headers):
-        """Apply a fault that replaces the answer. Return False for faults that shape the audio."""
+        """Apply a fault that replaces the response. Return False for faults that shape the audio."""
         kind = fault["kind"]
         if kind == "status":
             self.send_status_fault(fault, voice_id, headers)

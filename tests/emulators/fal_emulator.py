@@ -22,7 +22,7 @@ app request (the sync POST or the queue submit), `POST /__emulator/faults/{statu
 for the later ones. The app request stage also takes fal kinds: `stuck` (the job never
 finishes), `infra_error` (`error_type`, `status`: a failed job), `media_url` (`url`: the
 output names another file) and `wrong_audio` (`format`: the file is encoded otherwise).
-`GET /__emulator/jobs` lists the queue's jobs.
+`GET /__emulator/jobs` lists the queue's jobs and `DELETE /__emulator/jobs` deletes them.
 
 Run: python3 tests/emulators/fal_emulator.py --api-key KEY [--port 0] [--media-host 127.0.0.2]
 It prints `listening on http://127.0.0.1:PORT`, then `media on http://HOST:PORT`, and serves
@@ -60,6 +60,10 @@ class FalHandlerBase(EmulatorHandler):
         path = request.path
         if path == "/__emulator/jobs" and request.method == "GET":
             self.send_json(200, self.server.fal.describe_jobs())
+            return
+        if path == "/__emulator/jobs" and request.method == "DELETE":
+            self.server.fal.clear_jobs()
+            self.send_empty(204)
             return
         if path != FAULTS_PATH and not path.startswith(FAULTS_PATH + "/"):
             super()._handle_control(request)

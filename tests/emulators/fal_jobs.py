@@ -265,6 +265,10 @@ class FalState:
                     job.outcome = self.run_app(job.app, values, job.fault)
             return job.outcome
 
+    def clear_jobs(self):
+        with self._lock:
+            self._jobs.clear()
+
     def describe_jobs(self):
         with self._lock:
             jobs = list(self._jobs.values())

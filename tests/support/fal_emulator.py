@@ -80,9 +80,14 @@ class FalEmulator:
         """Drop the pending faults of every stage."""
         self._control("DELETE", "/__emulator/faults", 204)
 
+    def clear_jobs(self):
+        self._control("DELETE", "/__emulator/jobs", 204)
+
     def reset(self):
-        """Drop the request log and every pending fault, so that a test observes only its own traffic."""
+        """Drop the request log, the queue's jobs and every pending fault, so that a test
+        observes only its own traffic."""
         self.clear()
+        self.clear_jobs()
         self.clear_faults()
 
     def _control(self, method, path, expected_status, value=None):

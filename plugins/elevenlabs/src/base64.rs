@@ -3,7 +3,7 @@
 //! Written here rather than taken from a crate: a decoder is a few lines, and every
 //! dependency adds to the component that the host compiles and instantiates.
 
-/// Why a base64 text could not be decoded.
+/// The reason a base64 text could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// A byte outside the base64 alphabet, at this offset.

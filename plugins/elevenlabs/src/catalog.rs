@@ -12,7 +12,7 @@ use voxgate_plugin_sdk::{
 
 use crate::config::{self, Config};
 
-/// The name of the secret that holds the ElevenLabs API key.
+/// The name of the secret that contains the ElevenLabs API key.
 pub const API_KEY: &str = "api-key";
 
 /// The model ElevenLabs uses when a request names none (`model_id` default in its OpenAPI
@@ -31,12 +31,12 @@ pub struct Model {
     pub name: &'static str,
     /// BCP 47 tags of the languages the model speaks.
     pub languages: &'static [&'static str],
-    /// The most characters one request may carry.
+    /// The maximum number of characters in one request.
     pub max_characters: u32,
     /// Estimated US dollars per million characters.
     pub price_per_million_characters: f64,
     /// Whether the model takes `language_code` to enforce a language. ElevenLabs' API
-    /// reference says the others reject or ignore it.
+    /// documentation describes the other models as rejecting or ignoring it.
     pub language_code: bool,
     /// Whether the model takes `voice_settings.speed`.
     pub speed: bool,
@@ -71,10 +71,10 @@ const ENGLISH: &[&str] = &["en"];
 /// The first multilingual model's eight languages.
 const MULTILINGUAL_V1_LANGUAGES: &[&str] = &["en", "fr", "de", "hi", "it", "pl", "pt", "es"];
 
-// NOTE: ElevenLabs bills in credits, not dollars. Its API pricing lists 0.10 USD per 1,000
-// characters for Multilingual v2 and v3 (1 credit per character) and 0.05 USD for Flash and
-// Turbo (0.5 credit per character); subscription plans make a credit cheaper. These
-// prices are estimates for cost accounting only.
+// NOTE: ElevenLabs bills in credits, not dollars, so these prices are estimates for cost
+// accounting. Its pay-as-you-go API pricing lists 0.10 USD per 1,000 characters for
+// Multilingual v2 and v3 (1 credit per character) and 0.05 USD for Flash and Turbo (0.5
+// credit per character). Subscription plans make a credit cheaper.
 const FULL_PRICE: f64 = 100.0;
 const HALF_PRICE: f64 = 50.0;
 
@@ -84,9 +84,9 @@ pub const MODELS: [Model; 8] = [
         id: "eleven_v3",
         name: "Eleven v3",
         languages: V3_LANGUAGES,
-        // NOTE: the models page said 3,000 in 2025-08 and says 5,000 in later versions.
-        // A text between the two gets ElevenLabs' `max_character_limit_exceeded`, which
-        // `resume` reports as an invalid request.
+        // NOTE: the models page listed 3,000 in 2025-08 and lists 5,000 in later versions.
+        // If the lower limit applies, ElevenLabs rejects a longer text with
+        // `max_character_limit_exceeded`, which `resume` reports as an invalid request.
         max_characters: 5_000,
         price_per_million_characters: FULL_PRICE,
         language_code: true,
@@ -226,8 +226,8 @@ pub fn describe(settings: &[Setting]) -> Result<ProviderInfo, SettingsError> {
     })
 }
 
-/// The premade voices, then the operator's account voices. An account voice with a premade
-/// voice's id replaces its name.
+/// Lists the premade voices, then the operator's account voices. An account voice with a
+/// premade voice's id renames it.
 fn voices(config: &Config) -> Vec<VoiceInfo> {
     let mut voices: Vec<VoiceInfo> = PREMADE_VOICES
         .iter()

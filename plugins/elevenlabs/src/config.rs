@@ -13,10 +13,10 @@ pub const VOICES: &str = "voices";
 /// ElevenLabs' own API origin.
 pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";
 
-/// The longest account voice id accepted. ElevenLabs' ids are 20 characters; the bound only
-/// stops a typo from pasting a paragraph into the setting.
+/// The maximum length of an account voice id, in bytes. ElevenLabs' ids are 20 characters,
+/// so the bound only stops a paragraph pasted into the setting by mistake.
 const MAX_VOICE_ID_BYTES: usize = 64;
-/// The longest account voice name accepted, in characters.
+/// The maximum length of an account voice name, in characters.
 const MAX_VOICE_NAME_CHARS: usize = 100;
 
 /// The checked settings.

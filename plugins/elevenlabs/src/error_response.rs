@@ -1,11 +1,11 @@
-//! `resume`: classifies an ElevenLabs answer that was not audio.
+//! `resume`: classifies an ElevenLabs response that was not audio.
 //!
-//! ElevenLabs sends two error bodies (collected with sources in the project's provider
-//! reference, §1.7):
+//! ElevenLabs sends two error bodies:
 //!
-//! - `{"detail": {"status": "<code>", "message": "<text>"}}`, where `status` names the error
-//!   and decides its kind more reliably than the HTTP status: `quota_exceeded` comes as a
-//!   401, and `voice_not_found` as a 400 in 2024 and a 404 since 2025;
+//! - `{"detail": {"status": "<code>", "message": "<text>"}}`. Here `status` names the error
+//!   and decides its kind more reliably than the HTTP status. ElevenLabs' error-code page
+//!   and captured responses show `quota_exceeded` as a 401, and `voice_not_found` came as a
+//!   400 in 2024 and as a 404 since 2025.
 //! - FastAPI's validation error, `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`
 //!   with HTTP 422, the only error its OpenAPI spec declares.
 //!
@@ -21,10 +21,10 @@ use voxgate_plugin_sdk::{
 /// Maximum characters of ElevenLabs' own message kept in an error.
 const MESSAGE_CHARS: usize = 300;
 
-/// Validation errors quoted from one 422 answer; the rest are counted.
+/// The number of validation errors quoted from one 422 response. The rest are counted.
 const MAX_QUOTED_VALIDATION_ERRORS: usize = 3;
 
-/// What an error body said.
+/// The parsed `detail` of an error body.
 enum Detail {
     /// `{"detail": {"status", "message"}}`.
     Coded { status: String, message: String },
@@ -98,7 +98,7 @@ fn classify_code(response: &HttpResponse, code: &str, message: String) -> Provid
 /// Classifies by HTTP status alone.
 fn classify_status(response: &HttpResponse, message: String) -> ProviderError {
     match response.status {
-        // ElevenLabs answers 404 for a voice or model this account cannot use.
+        // ElevenLabs returns 404 for a voice or model this account cannot use.
         404 => ProviderError::Unsupported(message),
         // Request timeout and conflict are transient, as ElevenLabs' SDKs treat them.
         408 | 409 => ProviderError::Unavailable(message),

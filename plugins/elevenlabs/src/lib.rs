@@ -3,10 +3,10 @@
 //!
 //! A pure translator, built as a `wasm32-wasip2` component. `synthesize` turns a synthesis
 //! request into one `POST` with `xi-api-key: <api-key>` (a secret reference that the host
-//! fills in) and the audio format as the `output_format` query parameter: a streamed request
-//! for audio, or a fetch of `/with-timestamps` when the caller wants character timing, whose
-//! JSON `resume` decodes into audio. `resume` also classifies every answer that was not
-//! audio by ElevenLabs' `detail.status`.
+//! fills in) and the audio format as the `output_format` query parameter. The request
+//! streams audio, or fetches `/with-timestamps` when the caller wants character timing, and
+//! `resume` then decodes that JSON into audio. `resume` also classifies every response that
+//! was not audio by ElevenLabs' `detail.status`.
 //!
 //! Models from `eleven_v3` to the legacy v1 models, ElevenLabs' premade voices, and the
 //! operator's account voices from the `voices` setting. Settings: `base-url`, `voices`.
@@ -33,8 +33,8 @@ use voxgate_plugin_sdk::{
 
 use crate::speech::Pending;
 
-/// What the last step of this instance's synthesis was. The host creates one instance per
-/// synthesis, so this is that synthesis's state.
+/// The kind of request this instance's synthesis sent last. The host creates one instance
+/// per synthesis, so this is that synthesis's state.
 static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
 
 /// The ElevenLabs provider.
@@ -59,17 +59,17 @@ impl Guest for ElevenLabs {
     }
 }
 
-/// Continues a synthesis with the answer to its last step.
+/// Continues a synthesis with the response to its last step.
 fn resume(response: &HttpResponse, pending: Option<Pending>) -> Result<Step, ProviderError> {
     match pending {
         Some(Pending::Timestamps(output)) if (200..300).contains(&response.status) => {
             let audio = timestamps::audio_from_response(response, &output)?;
             Ok(Step::Audio(audio))
         }
-        // A stream step's answer reaches `resume` only when it was not audio.
+        // The response to a stream step reaches `resume` only when it was not audio.
         Some(_) => Err(error_response::classify(response)),
         None => Err(ProviderError::InvalidResponse(
-            "the ElevenLabs plugin got an answer to a request it did not make".to_string(),
+            "the ElevenLabs plugin received a response to a request it did not send".to_string(),
         )),
     }
 }

@@ -2,9 +2,9 @@
 //! the request's `speed` and `language`, checked and merged.
 //!
 //! Field names and types follow the request body of `POST /v1/text-to-speech/{voice_id}` in
-//! ElevenLabs' OpenAPI spec. The spec gives no bounds for `voice_settings`; the ones checked
-//! here are those of its WebSocket schema (speed 0.7 to 1.2) and of its dashboard sliders
-//! (stability, similarity and style 0 to 1).
+//! ElevenLabs' OpenAPI spec. That spec gives no bounds for `voice_settings`, so the bounds
+//! checked here come from its WebSocket schema (speed 0.7 to 1.2) and from its dashboard
+//! sliders (stability, similarity and style 0 to 1).
 
 use voxgate_plugin_sdk::serde_json::{Map, Number, Value};
 use voxgate_plugin_sdk::{ProviderError, SynthesisRequest, parse_options, sanitize};
@@ -277,7 +277,7 @@ fn check_request_ids(name: &str, value: Value) -> Result<Value, ProviderError> {
 
     Err(invalid(format!(
         "the option {name} must be a list of at most {MAX_REQUEST_IDS} request ids (the \
-         `request-id` header of earlier answers)"
+         `request-id` header of earlier responses)"
     )))
 }
 

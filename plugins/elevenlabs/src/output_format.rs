@@ -3,7 +3,7 @@
 //! ElevenLabs names each format `codec_samplerate[_bitrate]`, such as `mp3_44100_128` or
 //! `pcm_24000`, and offers a fixed list (the `output_format` enum of its OpenAPI spec, plus
 //! `mp3_24000_48`, `pcm_32000` and the `wav_*` values that its 2026 SDKs add). `wav_*` exists
-//! only on the endpoints that answer with the whole clip, not on `/stream`.
+//! only on the endpoints that return the whole clip, not on `/stream`.
 
 use voxgate_plugin_sdk::{AudioContainer, AudioFormat, ProviderError};
 
@@ -28,7 +28,7 @@ const OPUS_KBPS: [u32; 5] = [32, 64, 96, 128, 192];
 const G711_RATE: u32 = 8_000;
 const OPUS_RATE: u32 = 48_000;
 
-/// What the caller gets when it names no rate: ElevenLabs' default `mp3_44100_128`, and
+/// The defaults for a request without a rate: ElevenLabs' default `mp3_44100_128`, and
 /// 24 kHz for raw and WAV audio, the rate OpenAI-compatible callers expect.
 const DEFAULT_MP3: (u32, u32) = (44_100, 128);
 const DEFAULT_PCM_RATE: u32 = 24_000;
@@ -44,7 +44,7 @@ pub struct OutputFormat {
 }
 
 impl OutputFormat {
-    /// Whether ElevenLabs offers this format on its streaming endpoints.
+    /// Returns whether ElevenLabs offers this format on its streaming endpoints.
     pub fn streams(&self) -> bool {
         self.format.container != AudioContainer::Wav
     }

@@ -7,8 +7,8 @@
 //! | wav | `POST /v1/text-to-speech/{voice_id}` | `stream` of the whole clip |
 //! | timestamps | `POST /v1/text-to-speech/{voice_id}/with-timestamps` | `fetch`, then `audio` |
 //!
-//! ElevenLabs offers `wav_*` only on the endpoints that answer with the whole clip. The host
-//! still relays that answer as it arrives, without buffering it or passing it through the
+//! ElevenLabs offers `wav_*` only on the endpoints that return the whole clip. The host
+//! still relays that response as it arrives, without buffering it or passing it through the
 //! plugin, so a `stream` step serves WAV better than a `fetch`.
 
 use voxgate_plugin_sdk::serde_json::{Map, Value};
@@ -28,12 +28,12 @@ use crate::voice_path::encode_voice_id;
 /// `elevenlabs/elevenlabs-js#407`).
 pub const BILLED_CHARACTERS_HEADER: &str = "character-cost";
 
-/// What `resume` needs to know about the request it answers.
+/// The request that `resume` receives the response to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
-    /// A `stream` step whose answer was not audio: only errors come back.
+    /// A `stream` step. Its response reaches `resume` only when it is an error.
     Stream,
-    /// A `fetch` of `/with-timestamps`, whose JSON answer becomes audio in this format.
+    /// A `fetch` of `/with-timestamps`, whose JSON response becomes audio in this format.
     Timestamps(OutputFormat),
 }
 
@@ -134,7 +134,7 @@ fn check_text(text: &str, model: &Model) -> Result<(), ProviderError> {
     Ok(())
 }
 
-/// The path after the voice id.
+/// Returns the path after the voice id.
 fn endpoint_path(checked: &Checked) -> &'static str {
     if checked.timestamps {
         "/with-timestamps"
@@ -150,7 +150,7 @@ fn headers(checked: &Checked) -> Vec<RequestHeader> {
     let accept = if checked.timestamps {
         "application/json"
     } else {
-        // ElevenLabs' spec lists only `audio/mpeg` for its audio answers, whatever the
+        // ElevenLabs' spec lists only `audio/mpeg` for its audio responses, whatever the
         // format, so any type is accepted.
         "*/*"
     };

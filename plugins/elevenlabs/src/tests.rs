@@ -246,7 +246,7 @@ fn invalid_settings_are_misconfigured() {
     assert_eq!(error.name, "voices");
 }
 
-/// The path segments and query of `url`, parsed by the same WHATWG rules as the host.
+/// Parses `url` by the WHATWG rules the host uses, into path segments, query and fragment.
 fn parse(url: &str) -> (Vec<String>, Option<String>, Option<String>) {
     let parsed = url::Url::parse(url).unwrap_or_else(|error| panic!("{url}: {error}"));
     let segments = parsed
@@ -370,7 +370,7 @@ fn timestamps_fetch_then_audio() {
         voxgate_plugin_sdk::header("accept", "application/json")
     );
 
-    let answer = HttpResponse {
+    let response = HttpResponse {
         status: 200,
         headers: vec![("character-cost".to_string(), "12".to_string())],
         body: json!({
@@ -384,7 +384,7 @@ fn timestamps_fetch_then_audio() {
         .to_string()
         .into_bytes(),
     };
-    let step = ElevenLabs::resume(answer).unwrap();
+    let step = ElevenLabs::resume(response).unwrap();
 
     let Step::Audio(audio) = step else {
         panic!("expected audio, got {step:?}");
@@ -399,13 +399,13 @@ fn timestamps_fetch_then_audio() {
 #[test]
 fn timestamps_error_is_classified() {
     let pending = Pending::Timestamps(output_format::choose(&request().format).unwrap());
-    let answer = HttpResponse {
+    let response = HttpResponse {
         status: 401,
         headers: Vec::new(),
         body: br#"{"detail":{"status":"quota_exceeded","message":"No credits left."}}"#.to_vec(),
     };
 
-    let error = resume(&answer, Some(pending)).unwrap_err();
+    let error = resume(&response, Some(pending)).unwrap_err();
 
     assert!(
         matches!(error, ProviderError::QuotaExceeded(_)),
@@ -414,14 +414,14 @@ fn timestamps_error_is_classified() {
 }
 
 #[test]
-fn stream_answer_is_an_error_even_on_success() {
-    let answer = HttpResponse {
+fn stream_response_is_error_on_success() {
+    let response = HttpResponse {
         status: 200,
         headers: Vec::new(),
         body: b"<html>captive portal</html>".to_vec(),
     };
 
-    let error = resume(&answer, Some(Pending::Stream)).unwrap_err();
+    let error = resume(&response, Some(Pending::Stream)).unwrap_err();
 
     assert!(
         matches!(error, ProviderError::InvalidResponse(_)),
@@ -431,13 +431,13 @@ fn stream_answer_is_an_error_even_on_success() {
 
 #[test]
 fn resume_without_a_request_is_invalid_response() {
-    let answer = HttpResponse {
+    let response = HttpResponse {
         status: 200,
         headers: Vec::new(),
         body: Vec::new(),
     };
 
-    let error = resume(&answer, None).unwrap_err();
+    let error = resume(&response, None).unwrap_err();
 
     assert!(
         matches!(error, ProviderError::InvalidResponse(_)),

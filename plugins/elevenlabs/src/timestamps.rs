@@ -1,6 +1,6 @@
-//! Reading the answer of `/with-timestamps` into audio with character timing.
+//! Reading the response of `/with-timestamps` into audio with character timing.
 //!
-//! The answer is `AudioWithTimestampsResponseModel` in ElevenLabs' OpenAPI spec:
+//! The response is `AudioWithTimestampsResponseModel` in ElevenLabs' OpenAPI spec:
 //! `{"audio_base64": string, "alignment": {...} | null, "normalized_alignment": {...} | null}`,
 //! where an alignment is `{"characters": [string], "character_start_times_seconds": [number],
 //! "character_end_times_seconds": [number]}`. `alignment` follows the text as sent and
@@ -16,17 +16,17 @@ use crate::base64;
 use crate::output_format::OutputFormat;
 use crate::speech::BILLED_CHARACTERS_HEADER;
 
-/// The longest time a character may start or end at, in seconds. ElevenLabs' longest
-/// request (40,000 characters) is about 40 minutes of speech; a day leaves room and keeps
+/// The maximum start or end time of a character, in seconds. ElevenLabs' longest request
+/// (40,000 characters) is about 40 minutes of speech, so a day leaves room and keeps
 /// milliseconds within `u32`.
 const MAX_SECONDS: f64 = 86_400.0;
 
-/// Turns a successful `/with-timestamps` answer into finished audio.
+/// Turns a successful `/with-timestamps` response into finished audio.
 ///
 /// # Errors
 ///
 /// `invalid-response` when the body is not the documented JSON, the audio is not base64 or
-/// is empty, or the alignment's lists differ in length or hold times that are not
+/// is empty, or the alignment's lists differ in length or contain times that are not
 /// non-negative numbers.
 pub fn audio_from_response(
     response: &HttpResponse,
@@ -34,20 +34,20 @@ pub fn audio_from_response(
 ) -> Result<Audio, ProviderError> {
     let value: Value = serde_json::from_slice(&response.body).map_err(|error| {
         invalid(format!(
-            "the timestamps answer is not JSON ({error}); it starts with \"{}\"",
+            "the timestamps response is not JSON ({error}); it starts with \"{}\"",
             body_excerpt(&response.body)
         ))
     })?;
 
     let Some(audio_base64) = value.get("audio_base64").and_then(Value::as_str) else {
         return Err(invalid(
-            "the timestamps answer has no `audio_base64` string".to_string(),
+            "the timestamps response has no `audio_base64` string".to_string(),
         ));
     };
     let data = base64::decode(audio_base64)
         .map_err(|error| invalid(format!("`audio_base64` cannot be decoded: {error}")))?;
     if data.is_empty() {
-        return Err(invalid("`audio_base64` holds no audio".to_string()));
+        return Err(invalid("`audio_base64` contains no audio".to_string()));
     }
 
     let alignment = match ["alignment", "normalized_alignment"]
@@ -103,7 +103,7 @@ fn read_alignment(key: &str, value: &Value) -> Result<Alignment, ProviderError> 
             character
                 .as_str()
                 .map(str::to_string)
-                .ok_or_else(|| invalid(format!("`{key}.characters` holds a non-string")))
+                .ok_or_else(|| invalid(format!("`{key}.characters` contains a non-string")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let start_ms = to_milliseconds(key, "character_start_times_seconds", starts)?;
@@ -125,7 +125,7 @@ fn to_milliseconds(key: &str, field: &str, seconds: &[Value]) -> Result<Vec<u32>
                 Ok((seconds * 1000.0).round() as u32)
             }
             _ => Err(invalid(format!(
-                "`{key}.{field}` holds {value}, not a time from 0 to 86400 seconds"
+                "`{key}.{field}` contains {value}, not a time from 0 to 86400 seconds"
             ))),
         })
         .collect()
@@ -220,13 +220,13 @@ mod tests {
     }
 
     #[test]
-    fn malformed_answers_are_invalid_responses() {
+    fn malformed_response_is_invalid() {
         // (body, a fragment the message must contain)
         let cases = [
             (json!([1, 2]), "no `audio_base64`"),
             (json!({"audio_base64": 7}), "no `audio_base64`"),
             (json!({"audio_base64": "@@@@"}), "cannot be decoded"),
-            (json!({"audio_base64": ""}), "holds no audio"),
+            (json!({"audio_base64": ""}), "contains no audio"),
             (
                 json!({"audio_base64": "AAAA", "alignment": {"characters": ["a"]}}),
                 "`alignment.character_start_times_seconds` is not a list",
@@ -237,7 +237,7 @@ mod tests {
             ),
             (
                 json!({"audio_base64": "AAAA", "alignment": alignment(&["a"], &[-1.0], &[0.1])}),
-                "holds -1.0",
+                "contains -1.0",
             ),
             (
                 json!({"audio_base64": "AAAA", "alignment": {
@@ -245,7 +245,7 @@ mod tests {
                     "character_start_times_seconds": [0.0],
                     "character_end_times_seconds": [0.1],
                 }}),
-                "holds a non-string",
+                "contains a non-string",
             ),
         ];
 

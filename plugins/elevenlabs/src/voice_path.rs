@@ -1,14 +1,14 @@
 //! The voice id as one path segment of the request URL.
 //!
 //! The voice id comes from the caller. The host checks it against `describe`, but the plugin
-//! must be safe on its own: whatever the id holds (`/`, `?`, `#`, `%`, a line break, a
-//! `..`), the URL's path must stay `.../text-to-speech/{one segment}/...` and its query must
-//! stay the plugin's own.
+//! must be safe on its own. Whatever the id contains (`/`, `?`, `#`, `%`, a line break, a
+//! `..`), the URL's path stays `.../text-to-speech/{one segment}/...`, and its query stays
+//! the plugin's own.
 
 use voxgate_plugin_sdk::{ProviderError, sanitize};
 
-/// The longest voice id the plugin sends, in bytes. ElevenLabs' voice ids are 20 characters;
-/// the bound keeps a hostile id from making a URL that proxies refuse or truncate.
+/// The maximum length of a voice id the plugin sends, in bytes. ElevenLabs' voice ids are 20
+/// characters, and the bound keeps a hostile id from making a URL that proxies reject or cut.
 pub const MAX_VOICE_ID_BYTES: usize = 128;
 
 /// Checks `voice` and percent-encodes it as one path segment.
