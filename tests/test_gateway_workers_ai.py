@@ -22,8 +22,9 @@ ACCOUNT = "0123456789abcdef0123456789abcdef"
 GATEWAY_ID = "voice-gw"
 AIG_METADATA = {"team": "voice", "build": 7, "canary": True}
 
-# What the plugin asks Aura for, per OpenAI `response_format` (the OpenAI API asks 24 kHz for
-# pcm and wav), and the codec and rate that must arrive. From the plugin's aura_format.rs.
+# The output settings the plugin sends to Aura for each OpenAI `response_format` (the OpenAI API
+# requests 24 kHz for pcm and wav), and the codec and rate that must arrive. The mapping is the
+# plugin's aura_format.rs.
 AURA_FORMATS = {
     "mp3": ({"encoding": "mp3"}, "mp3", None, 22050),
     "opus": ({"encoding": "opus", "container": "ogg"}, "opus", "ogg", 48000),

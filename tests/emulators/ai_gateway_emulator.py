@@ -12,11 +12,13 @@
 The gateway is authenticated: every request needs `cf-aig-authorization: Bearer TOKEN`, where
 TOKEN is `--api-key`. The provider's own credentials (`Authorization`) pass through untouched,
 the `cf-aig-*` headers are checked, kept in the request log and not forwarded, and the
-provider's answer streams back with `cf-aig-cache-status: MISS` (AI Gateway caches only text
-and image answers, never audio). The gateway's own errors use its envelope with the singular
-key `error`. A queued `status` fault answers as the gateway (401 defaults to code 2009); a
-`hang` fault holds the request. Facts are from Cloudflare's AI Gateway docs, as collected in the
-project's provider reference, section 5.
+provider's response streams back with `cf-aig-cache-status: MISS` (AI Gateway caches only text
+and image responses, never audio). The gateway's own errors use its envelope with the singular
+key `error`. A queued `status` fault is returned by the gateway itself (401 defaults to code
+2009), and a `hang` fault keeps the request open without a response. The routes, headers and limits are from
+Cloudflare's AI Gateway docs (`ai-gateway/usage/providers/openai.mdx` and `workersai.mdx`,
+`configuration/authentication.mdx` and `caching.mdx`, `observability/custom-metadata.mdx`). The
+error envelope and code 2009 are from a public report that quotes a real response.
 
 Run: python3 tests/emulators/ai_gateway_emulator.py --api-key GATEWAY_TOKEN
      [--openai-upstream URL] [--workers-ai-upstream URL] [--account-id ID] [--port 0]
@@ -35,7 +37,7 @@ from server import DEFAULT_HANG_S, EmulatorHandler, parse_arguments, run_emulato
 
 GATEWAY_PATH = re.compile(r"^/v1/([^/]+)/([^/]+)/([^/]+)(/.*)?$")
 
-# Longest cache TTL in seconds: AI Gateway documents "one month".
+# Maximum cache TTL in seconds: AI Gateway documents "one month".
 # NOTE: 30 days is assumed, as in the SDK's helper.
 MIN_CACHE_TTL_S = 60
 MAX_CACHE_TTL_S = 30 * 24 * 60 * 60
@@ -173,7 +175,7 @@ class AiGatewayHandler(EmulatorHandler):
                 self.write_chunk(chunk)
             self.end_chunked()
         except (http.client.HTTPException, OSError) as error:
-            # The provider broke off mid-body: break off the client's answer too.
+            # The provider broke off mid-body, so the client's response breaks off too.
             print(f"upstream {url.netloc} broke off: {error}", file=sys.stderr, flush=True)
             self.reset_connection()
         finally:

@@ -3,8 +3,9 @@
 Aura's valid combinations of `encoding`, `container`, `sample_rate` and `bit_rate` are Deepgram's
 ("Audio Format Combinations" in deepgram/deepgram-docs, fern/docs/tts-media-output-settings.mdx);
 Cloudflare's model schemas list the same parameters without saying which combinations work.
-`aura_output` checks a request against that table, and `AuraRenderer` encodes espeak-ng's speech
-exactly as the combination says, so a test can check the rate and codec a client receives.
+`aura_output` checks a request against that table, and `SpeechRenderer` encodes espeak-ng's
+speech exactly as the combination states, so a test can check the rate and codec a client
+receives.
 """
 
 import os
@@ -46,8 +47,8 @@ COMBINATIONS = {
 }
 
 # Deepgram's "Audio Format Outputs" table. Headerless audio names its rate in the type.
-# NOTE: that Workers AI passes these types through unchanged is assumed; only audio/mpeg (the
-# default) is confirmed by a live test (Zotero-TTS#72).
+# NOTE: that Workers AI passes these types through unchanged is assumed. A live test in a public
+# report confirms only audio/mpeg, the default.
 CONTENT_TYPES = {
     ("linear16", "wav"): "audio/wav",
     ("linear16", "none"): "audio/l16;rate={rate}",

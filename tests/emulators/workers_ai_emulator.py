@@ -4,9 +4,9 @@
 `POST /client/v4/accounts/{account_id}/ai/run/{model}` with `Authorization: Bearer TOKEN`, for
 `@cf/deepgram/aura-2-en`, `@cf/deepgram/aura-1` and `@cf/myshell-ai/melotts`. It validates the
 body as strictly as the models' schemas (speaker enums, types, MeloTTS's required `prompt`) and
-Aura's output settings against Deepgram's combination table. Aura answers with raw audio in the
-requested encoding; MeloTTS answers with the JSON result envelope holding base64 WAV, which is
-what the real service returns although its documentation says MP3. Errors use Cloudflare's v4
+Aura's output settings against Deepgram's combination table. Aura returns raw audio in the
+requested encoding. MeloTTS returns the JSON result envelope with base64 WAV inside, which is
+what the real service returns although its documentation states MP3. Errors use Cloudflare's v4
 envelope, `{"success": false, "errors": [{"code", "message"}], "messages": [], "result": null}`,
 with the codes of Cloudflare's Workers AI error table. Faults are queued through the control
 endpoints described in server.py; a `status` fault takes a Workers AI `code` such as "3036".
@@ -52,7 +52,7 @@ ESPEAK_VARIANTS = ("en-us", "en-us+f2", "en-us+m3", "en-gb", "en-us+f3", "en-us+
 
 # MeloTTS `lang` values and the espeak-ng voice for each.
 # NOTE: Cloudflare's schema shows only `en` and `fr`; the rest follow MeloTTS's language names.
-# An unknown `lang` is spoken in English, because Workers AI's answer to one is not documented.
+# An unknown `lang` is spoken in English, because Workers AI's response to one is not documented.
 MELOTTS_VOICES = {"en": "en-us", "es": "es", "fr": "fr-fr", "zh": "cmn", "jp": "ja", "kr": "ko"}
 
 # Cloudflare's Workers AI error table (workers-ai/platform/errors.mdx): code -> (status, message).
@@ -93,7 +93,7 @@ def envelope(code, message):
 
 
 class ApiError(Exception):
-    """An answer in Cloudflare's error envelope."""
+    """An error response in Cloudflare's envelope."""
 
     def __init__(self, code, message=None, status=None, model=""):
         default_status, template = ERRORS.get(code, (500, "Error"))
@@ -141,7 +141,7 @@ def validate_aura(model, params):
     speaker = params.get("speaker", DEFAULT_SPEAKERS[model])
     if speaker not in speakers:
         raise invalid(f"'/speaker' must be one of {', '.join(speakers)}")
-    # Workers AI answers MP3 when no encoding is named, unlike Deepgram's own REST default.
+    # Workers AI returns MP3 when no encoding is named, unlike Deepgram's own REST default.
     encoding = params.get("encoding", "mp3")
     if encoding not in ENCODINGS:
         raise invalid(f"'/encoding' must be one of {', '.join(ENCODINGS)}")
@@ -182,8 +182,8 @@ class WorkersAiHandler(EmulatorHandler):
 
     @property
     def speech(self):
-        """The server's renderer, replaced once by one that knows Aura's encodings, so that
-        `GET /__emulator/stats` counts its renders."""
+        """The server's renderer, replaced once by one that encodes Aura's combinations, so
+        that `GET /__emulator/stats` counts its renders."""
         with RENDERER_LOCK:
             if not isinstance(self.server.renderer, SpeechRenderer):
                 self.server.renderer = SpeechRenderer()
@@ -243,7 +243,7 @@ class WorkersAiHandler(EmulatorHandler):
         return model, parse_body(request.body)
 
     def apply_early_fault(self, fault, model, headers):
-        """Apply a fault that replaces the answer. Return False for those that shape the audio."""
+        """Apply a fault that replaces the response. Return False for those that shape the audio."""
         kind = fault["kind"]
         if kind == "status":
             self.send_status_fault(fault, model, headers)

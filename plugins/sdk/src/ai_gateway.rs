@@ -17,8 +17,9 @@
 //!
 //! The gateway token is the secret `aig-token` (usually from `CF_AIG_TOKEN`), referred to by
 //! name like every other secret. A plugin cannot tell whether a secret has a value, and the
-//! host refuses a request that refers to a secret without one, so the token is sent only when
-//! the operator sets `aig-authenticated = "true"`; the plugin declares the secret only then.
+//! host rejects a request that refers to a secret without one. The token is therefore sent
+//! only when the operator sets `aig-authenticated = "true"`, and only then does the plugin
+//! declare the secret.
 
 use serde_json::Value;
 
@@ -35,7 +36,7 @@ pub const AIG_SKIP_CACHE: &str = "aig-skip-cache";
 pub const AIG_METADATA: &str = "aig-metadata";
 /// The setting that sends `cf-aig-authorization` with the `aig-token` secret.
 pub const AIG_AUTHENTICATED: &str = "aig-authenticated";
-/// The secret that holds the AI Gateway token.
+/// The secret that contains the AI Gateway token.
 pub const AIG_TOKEN: &str = "aig-token";
 /// The environment variable the host reads `aig-token` from unless the operator names another
 /// source.
@@ -49,7 +50,7 @@ const MIN_CACHE_TTL_S: u64 = 60;
 /// assumed here.
 const MAX_CACHE_TTL_S: u64 = 30 * 24 * 60 * 60;
 /// AI Gateway keeps at most this many metadata entries and silently drops the rest, so more are
-/// refused here, where the operator can see it.
+/// rejected here, where the operator can see it.
 const MAX_METADATA_ENTRIES: usize = 5;
 
 /// The `cf-aig-*` headers the operator configured, checked once per call.
@@ -66,11 +67,13 @@ impl AiGatewayHeaders {
     ///
     /// # Errors
     ///
-    /// A [`SettingsError`] naming the setting when `aig-cache-ttl` is not a whole number of
-    /// seconds from 60 to 2 592 000, `aig-skip-cache` or `aig-authenticated` is not `true` or
-    /// `false`, `aig-metadata` is not a JSON object of at most 5 string, number or boolean
-    /// values, or `aig-authenticated` is `true` while `base_url` is not an AI Gateway URL
-    /// (the gateway token would then go to the provider itself).
+    /// A [`SettingsError`] naming the setting when:
+    ///
+    /// - `aig-cache-ttl` is not a whole number of seconds from 60 to 2 592 000;
+    /// - `aig-skip-cache` or `aig-authenticated` is not `true` or `false`;
+    /// - `aig-metadata` is not a JSON object of at most 5 string, number or boolean values;
+    /// - `aig-authenticated` is `true` while `base_url` is not an AI Gateway URL, because the
+    ///   gateway token would then go to the provider itself.
     pub fn from_settings(settings: &[Setting], base_url: &BaseUrl) -> Result<Self, SettingsError> {
         let cache_ttl = setting(settings, AIG_CACHE_TTL)
             .map(parse_cache_ttl)

@@ -28,7 +28,7 @@ const G711_RATES: [u32; 2] = [8000, 16000];
 /// The rates Deepgram offers for flac. The table names no default.
 const FLAC_RATES: [u32; 5] = [8000, 16000, 22050, 32000, 48000];
 
-/// What `bit_rate` may be for an encoding.
+/// The values `bit_rate` may take for an encoding.
 enum BitRates {
     /// The encoding has no bit rate.
     None,
@@ -38,7 +38,7 @@ enum BitRates {
     Range { min: u32, max: u32, default: u32 },
 }
 
-/// What `sample_rate` may be for an encoding.
+/// The values `sample_rate` may take for an encoding.
 enum SampleRates {
     /// Deepgram sets this rate and does not accept the parameter.
     Fixed(u32),
@@ -59,13 +59,13 @@ struct Encoding {
 pub struct AuraOutput {
     /// `encoding`.
     pub encoding: &'static str,
-    /// `container`, omitted where Deepgram's table says it does not apply.
+    /// `container`, omitted where Deepgram's table marks it not applicable.
     pub container: Option<&'static str>,
     /// `sample_rate`, omitted where Deepgram fixes the rate.
     pub sample_rate: Option<u32>,
-    /// `bit_rate`, sent only when the request asked for one that Aura offers.
+    /// `bit_rate`, sent only when the request names one that Aura offers.
     pub bit_rate: Option<u32>,
-    /// The audio that a successful answer carries.
+    /// The audio that a successful response carries.
     pub format: AudioFormat,
 }
 
@@ -148,8 +148,8 @@ fn encoding(container: AudioContainer) -> Encoding {
 ///
 /// # Errors
 ///
-/// `unsupported` when a headerless container (pcm, ulaw, alaw) asks for a rate Aura does not
-/// produce for it.
+/// `unsupported` when a headerless container (pcm, ulaw, alaw) requests a rate that Aura does
+/// not produce for it.
 pub fn aura_output(requested: &AudioFormat) -> Result<AuraOutput, ProviderError> {
     let row = encoding(requested.container);
     let headerless = matches!(

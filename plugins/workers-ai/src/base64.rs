@@ -1,9 +1,9 @@
-//! Decoding the base64 audio in MeloTTS's JSON answer (RFC 4648).
+//! Decoding the base64 audio in MeloTTS's JSON response (RFC 4648).
 //!
 //! Written here rather than taken from a crate because decoding is all the plugin needs and
 //! every dependency adds to the component that the host loads per synthesis.
 
-/// Why a base64 text could not be decoded.
+/// The reason a base64 text could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Base64Error {
     /// A byte outside the alphabet, at this offset.

@@ -10,7 +10,7 @@ use voxgate_plugin_sdk::{
 
 use crate::config::{self, Config};
 
-/// The name of the secret that holds the Cloudflare API token.
+/// The name of the secret that contains the Cloudflare API token.
 pub const API_TOKEN: &str = "api-token";
 
 /// Deepgram Aura-2, English.
@@ -28,14 +28,14 @@ pub const DEFAULT_VOICE: &str = "luna";
 /// MeloTTS has no speakers, only a language; this is the one voice the plugin offers for it.
 pub const MELOTTS_VOICE: &str = "melotts";
 
-/// The most characters one request may contain, for every model.
+/// The maximum number of characters in one request, for every model.
 ///
 /// NOTE: Cloudflare publishes no text limit for these models. Deepgram's own speak API is
-/// commonly quoted at 2000 characters per request (unverified); the same cap is used for
-/// MeloTTS so that long texts are split by the caller rather than failing upstream.
+/// commonly quoted at 2000 characters per request, which is unverified. MeloTTS gets the same
+/// cap, so that the host splits long texts rather than sending them to fail upstream.
 pub const MAX_CHARACTERS: u32 = 2000;
 
-/// How a model is called and answers.
+/// The request and response shape of a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
     /// Deepgram Aura: `text`, `speaker` and output settings in; raw audio out, streamed.
@@ -51,7 +51,7 @@ pub struct Model {
     pub id: &'static str,
     /// A human-readable name.
     pub name: &'static str,
-    /// How the model is called.
+    /// The model's request and response shape.
     pub family: Family,
     /// US dollars per million input characters.
     pub price_per_million_characters: f64,
@@ -141,12 +141,11 @@ pub const AURA_2_EN_SPEAKERS: [&str; 40] = [
 /// Spanish, French, Chinese, Japanese and Korean.
 pub const MELOTTS_LANGUAGES: [&str; 6] = ["en", "es", "fr", "zh", "ja", "ko"];
 
-/// The containers each family can produce.
+/// Returns the containers each family can produce.
 ///
 /// Aura's come from Deepgram's table of encodings (`tts-media-output-settings`). MeloTTS
-/// answers with WAV: Cloudflare's schema says MP3, but two independent reports decoded the
-/// audio as RIFF WAVE (cloudflare-docs#25480, Zotero-TTS#72), and `resume` checks the bytes
-/// themselves.
+/// returns WAV: Cloudflare's schema states MP3, but two independent public reports decoded
+/// the audio as RIFF WAVE, and `resume` checks the bytes themselves.
 pub fn formats(family: Family) -> Vec<AudioContainer> {
     match family {
         Family::Aura => vec![
@@ -229,7 +228,7 @@ fn model_info(model: &Model) -> ModelInfo {
     }
 }
 
-/// Every Aura speaker once, listing the models that have it, then MeloTTS's voice.
+/// Lists every Aura speaker once, with the models that have it, then MeloTTS's voice.
 fn voices() -> Vec<VoiceInfo> {
     let mut ids: Vec<&str> = AURA_2_EN_SPEAKERS.to_vec();
     for speaker in AURA_1_SPEAKERS {

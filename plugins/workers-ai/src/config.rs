@@ -17,7 +17,7 @@ use voxgate_plugin_sdk::{
 
 /// The setting that points the plugin at Cloudflare's API, AI Gateway or a local emulator.
 pub const BASE_URL: &str = "base-url";
-/// The setting that holds the Cloudflare account id for the REST API.
+/// The setting that contains the Cloudflare account id for the REST API.
 pub const ACCOUNT_ID: &str = "account-id";
 
 /// Cloudflare's REST API root.
@@ -32,7 +32,7 @@ const AI_GATEWAY_PROVIDER: &str = "workers-ai";
 /// (a pasted token, a whole URL) out of the request path.
 const MAX_ACCOUNT_ID_CHARS: usize = 64;
 
-/// Where models run.
+/// The endpoint that runs models.
 #[derive(Debug, Clone, PartialEq)]
 enum Endpoint {
     /// The REST API, which needs the account id.

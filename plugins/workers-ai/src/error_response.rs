@@ -1,11 +1,11 @@
-//! Classifying a failed answer from Workers AI, or from AI Gateway in front of it.
+//! Classifying a failed response from Workers AI, or from AI Gateway in front of it.
 //!
-//! Cloudflare's API answers errors with its v4 envelope,
+//! Cloudflare's API returns errors in its v4 envelope,
 //! `{"success": false, "errors": [{"code": 5007, "message": "..."}], "messages": [], "result": null}`.
 //! AI Gateway's own errors use the singular key `error` for the same list
-//! (`{"success": false, "error": [{"code": 2009, "message": "Unauthorized"}], ...}`). The
-//! internal code decides the error kind where it is known; the status decides otherwise, and a
-//! body that is not an envelope is quoted as a bounded, cleaned excerpt.
+//! (`{"success": false, "error": [{"code": 2009, "message": "Unauthorized"}], ...}`). A known
+//! internal code decides the error kind, and the status decides for any other. A body that is
+//! not an envelope is quoted as a bounded, cleaned excerpt.
 
 use voxgate_plugin_sdk::serde_json::{self, Value};
 use voxgate_plugin_sdk::{
@@ -25,7 +25,7 @@ pub struct CloudflareError {
     pub message: String,
 }
 
-/// What a known internal code means to the host.
+/// The host's action for a known internal code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Meaning {
     InvalidRequest,
@@ -35,7 +35,7 @@ enum Meaning {
     Unsupported,
 }
 
-/// The kind of each internal code with a documented meaning. Codes and statuses are from
+/// Returns the kind of each internal code with a documented meaning. Codes and statuses are from
 /// Cloudflare's `workers-ai/platform/errors.mdx`, except where noted.
 fn meaning(code: i64) -> Option<Meaning> {
     let meaning = match code {

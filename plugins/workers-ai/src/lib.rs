@@ -4,8 +4,8 @@
 //! A pure translator, built as a `wasm32-wasip2` component. Models:
 //!
 //! - `@cf/deepgram/aura-2-en` and `@cf/deepgram/aura-1`: `synthesize` returns a `stream`
-//!   step whose answer is raw audio in the encoding [`aura_format`] picks for the requested
-//!   format; the speakers are the voices.
+//!   step whose response is raw audio in the encoding that [`aura_format`] picks for the
+//!   requested format. The models' speakers are the voices.
 //! - `@cf/myshell-ai/melotts`: `synthesize` returns a `fetch` step, and `resume` decodes the
 //!   base64 audio from the JSON envelope and reports the container the bytes really are.
 //!
@@ -13,13 +13,13 @@
 //! SDK's `aig-*` settings for AI Gateway. Secret: `api-token`, usually from
 //! `CLOUDFLARE_API_TOKEN`, sent as `Authorization: Bearer`.
 
-mod answer;
 pub mod aura_format;
 mod base64;
 mod catalog;
 pub mod config;
 mod error_response;
 mod request_check;
+mod resume;
 mod sniff;
 mod speech;
 
@@ -33,8 +33,8 @@ use voxgate_plugin_sdk::{
 use crate::speech::Pending;
 
 thread_local! {
-    /// What the last `synthesize` of this instance started. The host creates one instance per
-    /// synthesis and calls it from one thread, so this is the synthesis's own state.
+    /// The request state of the last `synthesize` in this instance. The host creates one
+    /// instance per synthesis and calls it from one thread, so this is the synthesis's own state.
     static PENDING: Cell<Option<Pending>> = const { Cell::new(None) };
 }
 
@@ -57,7 +57,7 @@ impl Guest for WorkersAi {
     }
 
     fn resume(response: HttpResponse) -> Result<Step, ProviderError> {
-        answer::resume(PENDING.get(), &response)
+        resume::resume(PENDING.get(), &response)
     }
 }
 

@@ -1,9 +1,9 @@
-//! Recognising the container of audio bytes from their first bytes, for answers whose format
+//! Recognising the container of audio bytes from their first bytes, for responses whose format
 //! the documentation gets wrong (MeloTTS's "MP3" is WAV).
 
 use voxgate_plugin_sdk::AudioContainer;
 
-/// What the bytes turned out to be.
+/// The container the bytes turned out to be, and its sample rate where the header states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detected {
     /// The container.
@@ -76,7 +76,7 @@ fn wav_sample_rate(bytes: &[u8]) -> Option<u32> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A canonical 44-byte WAV header (16-bit mono at `rate`) followed by two samples.
+    /// Builds a canonical 44-byte WAV header (16-bit mono at `rate`) followed by two samples.
     pub(crate) fn wav(rate: u32) -> Vec<u8> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(b"RIFF");

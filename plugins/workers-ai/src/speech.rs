@@ -1,10 +1,10 @@
 //! `synthesize`: translates a synthesis request, once `request_check` accepts it, into the
 //! Workers AI model's run request.
 //!
-//! - Aura (`@cf/deepgram/aura-*`) answers with raw audio over REST, so its request is a
+//! - Aura (`@cf/deepgram/aura-*`) returns raw audio over REST, so its request is a
 //!   `stream` step: the host streams a 2xx audio body to the caller and calls `resume` only
 //!   for anything else.
-//! - MeloTTS answers with JSON, `{"result": {"audio": "<base64>"}, ...}`, so its request is a
+//! - MeloTTS returns JSON, `{"result": {"audio": "<base64>"}, ...}`, so its request is a
 //!   `fetch` step and `resume` decodes the audio.
 
 use voxgate_plugin_sdk::serde_json::{Map, Value};
@@ -18,12 +18,12 @@ use crate::catalog::{API_TOKEN, Family};
 use crate::config::Config;
 use crate::request_check::{check, melotts_lang};
 
-/// What `resume` needs to know about the request it answers.
+/// The request state that `resume` needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pending {
-    /// An Aura `stream` step, whose answer reaches `resume` only when it was not audio.
+    /// An Aura `stream` step, whose response reaches `resume` only when it was not audio.
     Aura,
-    /// A MeloTTS `fetch` step, and the container the caller asked for.
+    /// A MeloTTS `fetch` step, and the container the caller requested.
     MeloTts { requested: AudioContainer },
 }
 

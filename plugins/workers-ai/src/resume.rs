@@ -1,9 +1,9 @@
-//! `resume`: turns the answer to a run request into audio or an error.
+//! `resume`: turns the response to a run request into audio or an error.
 //!
-//! MeloTTS answers 200 with `{"result": {"audio": "<base64>"}, "success": true, ...}`.
+//! MeloTTS responds 200 with `{"result": {"audio": "<base64>"}, "success": true, ...}`.
 //! The container is read from the decoded bytes, never assumed: Cloudflare documents MP3,
-//! and the bytes are WAV (reference: cloudflare-docs#25480, Zotero-TTS#72). Aura's audio is
-//! streamed by the host, so an Aura answer reaches `resume` only when it was not audio.
+//! but two independent public reports decoded the bytes as WAV. The host streams Aura's
+//! audio, so an Aura response reaches `resume` only when it was not audio.
 
 use voxgate_plugin_sdk::serde_json::{self, Value};
 use voxgate_plugin_sdk::{
@@ -28,13 +28,13 @@ pub fn resume(pending: Option<Pending>, response: &HttpResponse) -> Result<Step,
     }
 
     match pending {
-        // A 2xx answer that the host did not stream carries no audio (JSON, text or HTML).
+        // A 2xx response that the host did not stream carries no audio (JSON, text or HTML).
         Pending::Aura => Err(classify(response)),
         Pending::MeloTts { requested } => melotts_audio(response, requested),
     }
 }
 
-/// Decodes MeloTTS's answer and checks that it holds the container the caller asked for.
+/// Decodes MeloTTS's response and checks that it is the container the caller requested.
 fn melotts_audio(
     response: &HttpResponse,
     requested: AudioContainer,
@@ -51,7 +51,7 @@ fn melotts_audio(
     if found.container != requested {
         // Another provider may produce the requested container, so the host should fall back.
         return Err(ProviderError::Unsupported(format!(
-            "MeloTTS returned {} audio, not the {} that was asked for",
+            "MeloTTS returned {} audio, not the {} that was requested",
             found.container.name(),
             requested.name()
         )));
@@ -69,7 +69,7 @@ fn melotts_audio(
     }))
 }
 
-/// Returns the audio of a 2xx answer: the base64 `result.audio` of a JSON envelope, or the
+/// Returns the audio of a 2xx response: the base64 `result.audio` of a JSON envelope, or the
 /// body itself when it is not JSON (the schema also allows binary `audio/mpeg`).
 fn audio_bytes(response: &HttpResponse) -> Result<Vec<u8>, ProviderError> {
     let content_type = response_header(&response.headers, "content-type").unwrap_or("");
@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(
             error,
             ProviderError::Unsupported(
-                "MeloTTS returned mp3 audio, not the wav that was asked for".to_string()
+                "MeloTTS returned mp3 audio, not the wav that was requested".to_string()
             )
         );
     }
@@ -239,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_answers_are_invalid_responses() {
+    fn malformed_bodies_are_invalid_responses() {
         // (body, a fragment the message must contain)
         let cases: [(Vec<u8>, &str); 6] = [
             (b"{\"result\":{\"aud".to_vec(), "does not parse"),
@@ -303,7 +303,7 @@ mod tests {
     }
 
     #[test]
-    fn aura_answer_without_audio_is_classified() {
+    fn aura_response_without_audio_is_classified() {
         let html = response(200, "text/html", b"<html>oops</html>".to_vec());
         let unauthorized = response(
             401,
