@@ -123,12 +123,16 @@ fn parse_detail(body: &[u8]) -> Option<Detail> {
     match value.get("detail")? {
         Value::Object(detail) => {
             let text = |key: &str| detail.get(key).and_then(Value::as_str);
-            let status = text("status")?;
-            let message = text("message").unwrap_or("no message");
-            Some(Detail::Coded {
-                status: sanitize(status, 64),
-                message: sanitize(message, MESSAGE_CHARS),
-            })
+            let message = text("message");
+            match (text("status"), message) {
+                (Some(status), _) => Some(Detail::Coded {
+                    status: sanitize(status, 64),
+                    message: sanitize(message.unwrap_or("no message"), MESSAGE_CHARS),
+                }),
+                // A message without a code still explains more than the HTTP status alone.
+                (None, Some(message)) => Some(Detail::Text(sanitize(message, MESSAGE_CHARS))),
+                (None, None) => None,
+            }
         }
         Value::Array(errors) => {
             let quoted = errors

@@ -196,6 +196,20 @@ fn plain_text_detail_uses_status() {
 }
 
 #[test]
+fn message_without_code_uses_status() {
+    let body = json!({"detail": {"message": "Service temporarily unavailable."}}).to_string();
+
+    let error = classify(&response(503, &[], &body));
+
+    assert_eq!(
+        error,
+        ProviderError::Unavailable(
+            "ElevenLabs returned HTTP 503: Service temporarily unavailable.".to_string()
+        )
+    );
+}
+
+#[test]
 fn unparsable_bodies_use_status() {
     // (status, body, kind)
     let cases = [
