@@ -429,6 +429,28 @@ def test_media_stage_reset(upstream):
     assert len(response.body) <= 1000
 
 
+def test_media_stage_slow(upstream):
+    output = run_sync(upstream, KOKORO, VALID_INPUTS[KOKORO]).json()
+    expected = fetch_file(output["audio"]["url"]).body
+    upstream.add_faults({"kind": "slow", "chunk_delay_ms": 5}, stage="media")
+
+    response = fetch_file(output["audio"]["url"])
+
+    assert response.headers.get("transfer-encoding") == "chunked", response.headers
+    assert response.body == expected
+
+
+def test_media_stage_oversized(upstream):
+    output = run_sync(upstream, KOKORO, VALID_INPUTS[KOKORO]).json()
+    upstream.add_faults({"kind": "oversized", "bytes": 300_000}, stage="media")
+
+    response = fetch_file(output["audio"]["url"])
+
+    assert response.status == 200
+    assert len(response.body) == 300_000
+    assert response.body.startswith(b"RIFF")
+
+
 def test_hang_fault_closes_connection(upstream):
     upstream.add_faults({"kind": "hang", "max_seconds": 0.3})
 

@@ -97,15 +97,15 @@ impl Synthesis {
     /// fal's errors as [`error_response::classify`] maps them, `invalid-response` for responses
     /// the plugin cannot use (an audio file off the media hosts, audio in another container),
     /// and `unavailable` for a job that failed or did not finish in time.
-    pub fn resume(&mut self, response: &HttpResponse) -> Result<Step, ProviderError> {
+    pub fn resume(&mut self, response: HttpResponse) -> Result<Step, ProviderError> {
         let stage = std::mem::replace(&mut self.stage, Stage::Finished);
 
         let (next, step) = match stage {
-            Stage::Running => self.on_output(response, Phase::Submit, None)?,
-            Stage::Submitted => self.on_submit(response)?,
-            Stage::Polling { job, polls } => self.on_status(response, job, polls)?,
-            Stage::FetchingResult { error, .. } => self.on_output(response, Phase::Job, error)?,
-            Stage::Cancelling { job, polls } => return Err(self.timed_out(&job, polls, response)),
+            Stage::Running => self.on_output(&response, Phase::Submit, None)?,
+            Stage::Submitted => self.on_submit(&response)?,
+            Stage::Polling { job, polls } => self.on_status(&response, job, polls)?,
+            Stage::FetchingResult { error, .. } => self.on_output(&response, Phase::Job, error)?,
+            Stage::Cancelling { job, polls } => return Err(self.timed_out(&job, polls, &response)),
             Stage::FetchingAudio { host } => (Stage::Finished, self.on_audio(response, &host)?),
             Stage::Finished => {
                 return Err(ProviderError::Unavailable(
@@ -202,9 +202,11 @@ impl Synthesis {
         self.fetch_audio(&url)
     }
 
-    fn on_audio(&self, response: &HttpResponse, host: &str) -> Result<Step, ProviderError> {
+    /// Checks the audio file's bytes and returns them. The body is moved, not copied, because
+    /// a long clip can be a large share of the instance's memory limit.
+    fn on_audio(&self, response: HttpResponse, host: &str) -> Result<Step, ProviderError> {
         let status = response.status;
-        if !is_success(response) {
+        if !is_success(&response) {
             let message = format!(
                 "fal's media host {host} returned HTTP {status} for the audio file of {}",
                 self.app.id
@@ -233,7 +235,7 @@ impl Synthesis {
                 sample_rate,
                 bitrate: None,
             },
-            data: response.body.clone(),
+            data: response.body,
             alignment: None,
             billed_characters: None,
         }))

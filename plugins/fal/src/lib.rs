@@ -73,7 +73,7 @@ impl Guest for Fal {
                 ));
             };
 
-            let result = synthesis.resume(&response);
+            let result = synthesis.resume(response);
             // Audio and errors end the synthesis, so its state goes too.
             if !matches!(result, Ok(Step::Fetch(_) | Step::FetchAfter(_))) {
                 *slot = None;
