@@ -143,9 +143,9 @@ const ELEVENLABS_VOICES: &[&str] = &[
 // Kokoro returns 24 kHz WAV: fal's published Kokoro app writes it with
 // `sf.write(path, audio, 24000)` and `content_type="audio/wav"` (fal-ai-community/fal_demos
 // `fal_demos/tts/kokoro.py`). That app also rejects prompts of 20 000 characters or more.
-// NOTE: 16-bit mono WAV at 24 kHz is 48 000 bytes a second, so the clip of a prompt near this
-// limit (about 20 minutes of speech) is larger than the host's default
-// upstream.max_response_bytes of 32 MiB, and such a request fails as too large.
+// NOTE: 16-bit mono WAV at 24 kHz is 48 000 bytes a second. The clip of a prompt near this
+// limit, about 20 minutes of speech, is larger than the host's default
+// upstream.max_response_bytes of 32 MiB, so such a request fails as too large.
 const KOKORO_MAX_CHARACTERS: u32 = 19_999;
 // NOTE: an estimate. A third-party price list gives 0.02 USD per 1000 characters for every
 // Kokoro language; fal's own pricing page was not read.

@@ -23,7 +23,7 @@ use crate::responses::{self, Job, JobStatus};
 use crate::sniff::{Sniffed, sniff};
 use crate::urls::CheckedUrl;
 
-/// The progress of a synthesis, which tells what the next `resume` receives.
+/// The progress of a synthesis, which decides how the next `resume` reads its response.
 #[derive(Debug, Clone, PartialEq)]
 enum Stage {
     /// The sync request was sent.
