@@ -12,7 +12,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+mod auth;
 mod routing;
+
+pub use auth::{AdminConfig, ClientKeyConfig};
 
 pub use routing::{CapacityConfig, LongTextConfig, ResilienceConfig, RouteConfig, TiersConfig, TimeoutsConfig, VoiceAliases};
 
@@ -34,6 +37,9 @@ pub struct Config {
     pub voices: VoiceAliases,
     pub resilience: ResilienceConfig,
     pub long_text: LongTextConfig,
+    /// Client keys. With none, the gateway is open and listens on loopback only.
+    pub keys: Vec<ClientKeyConfig>,
+    pub admin: AdminConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +72,9 @@ pub struct PluginsConfig {
     pub dir: PathBuf,
     /// Folder for compiled components, keyed by content hash. Empty disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// How often the gateway checks the plugin folder for changes, in milliseconds; 0 turns
+    /// the watcher off (`POST /admin/plugins/reload` still works).
+    pub watch_interval_ms: u64,
 }
 
 impl Default for PluginsConfig {
@@ -73,6 +82,7 @@ impl Default for PluginsConfig {
         Self {
             dir: PathBuf::from("target/plugins"),
             cache_dir: Some(PathBuf::from("target/voxgate-cache/compiled")),
+            watch_interval_ms: 1_000,
         }
     }
 }
@@ -312,6 +322,18 @@ impl Config {
         }
         if resilience.breaker_failures == 0 {
             bail!("resilience.breaker_failures must be greater than 0");
+        }
+        for (index, key) in self.keys.iter().enumerate() {
+            auth::check_digest(&format!("keys[{index}].key_sha256"), &key.key_sha256)?;
+            if key.name.trim().is_empty() {
+                bail!("keys[{index}].name is empty; give each client key a name for logs and usage");
+            }
+            if key.monthly_budget_usd.is_some_and(|budget| !budget.is_finite() || budget < 0.0) {
+                bail!("keys[{index}].monthly_budget_usd must be a non-negative number");
+            }
+        }
+        if let Some(digest) = &self.admin.key_sha256 {
+            auth::check_digest("admin.key_sha256", digest)?;
         }
         if self.long_text.max_characters == 0 || self.long_text.parallelism == 0 {
             bail!("long_text.max_characters and long_text.parallelism must be greater than 0");

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::auth::{Authenticator, Client};
 use crate::config::Config;
 use crate::engine::PluginEngine;
 use crate::plugin::wit::SynthesisRequest;
@@ -51,6 +52,7 @@ pub struct Gateway {
     /// Per-provider state that outlives one plugin version: breaker, capacity, client.
     providers: Mutex<BTreeMap<String, Arc<ProviderRuntime>>>,
     retry_budget: RetryBudget,
+    auth: Authenticator,
 }
 
 /// What the gateway keeps per provider id.
@@ -76,11 +78,26 @@ impl Gateway {
             instance_slots: Arc::new(Semaphore::new(slots)),
             providers: Mutex::new(BTreeMap::new()),
             retry_budget: RetryBudget::new(&config.resilience),
+            auth: Authenticator::new(config),
         })
     }
 
     pub fn plugins(&self) -> Arc<PluginSet> {
         self.plugins.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Replaces the loaded plugins in one step. Requests in flight keep the plugins they
+    /// hold.
+    pub fn replace_plugins(&self, set: PluginSet) {
+        *self.plugins.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn auth(&self) -> &Authenticator {
+        &self.auth
     }
 
     /// The runtime state of one provider, created on first use.
@@ -108,9 +125,15 @@ impl Gateway {
 
     /// Plans, validates and runs a speech request, retrying and falling back by the kind of
     /// each failure.
-    pub async fn speak(&self, request: SpeechRequest) -> Result<Synthesized, SpeakError> {
+    pub async fn speak(&self, request: SpeechRequest, client: &Client) -> Result<Synthesized, SpeakError> {
         let set = self.plugins();
-        let plan = plan(
+        if let Some(model) = request.model.as_deref()
+            && self.is_route(model)
+            && !client.may_use_route(model)
+        {
+            return Err(SpeakError::Forbidden(format!("client key `{}` may not use route `{model}`", client.name())));
+        }
+        let mut plan = plan(
             &set,
             &self.config,
             request.model.as_deref(),
@@ -118,6 +141,16 @@ impl Gateway {
             &request.format,
             request.language.as_deref(),
         )?;
+        let (allowed, denied): (Vec<_>, Vec<_>) =
+            plan.candidates.into_iter().partition(|candidate| client.may_use_provider(candidate.plugin.id()));
+        plan.candidates = allowed;
+        for candidate in denied {
+            let reason = format!("{}: client key `{}` may not use provider `{}`", candidate.label(), client.name(), candidate.plugin.id());
+            if plan.direct {
+                return Err(SpeakError::Forbidden(reason));
+            }
+            plan.skipped.push(reason);
+        }
         for reason in &plan.skipped {
             tracing::info!(%reason, "route candidate skipped");
         }
@@ -225,6 +258,11 @@ impl Gateway {
         }
 
         Err(last_error.unwrap_or(SpeakError::NoCandidate { skipped: plan.skipped }))
+    }
+
+    /// Whether a model name refers to a named route or a tier.
+    fn is_route(&self, model: &str) -> bool {
+        self.config.routes.contains_key(model) || self.config.tiers.candidates(model).is_some() || model == "cheapest"
     }
 
     /// Validates the request for one candidate, split into parts when the text is longer than

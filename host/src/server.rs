@@ -1,6 +1,7 @@
 //! The HTTP server: the listener, routing to each API's handlers, request bodies under a
 //! size cap, and errors in the shape of the API that was called.
 
+mod admin_routes;
 mod audio_response;
 mod elevenlabs_routes;
 mod openai_routes;
@@ -33,9 +34,19 @@ type Body = UnsyncBoxBody<Bytes, BoxError>;
 /// Binds the listener, prints `listening on http://ADDR` on stdout (tests and scripts read
 /// it to learn a port chosen by the system), and serves until SIGINT or SIGTERM.
 pub async fn serve(gateway: Arc<Gateway>, config: &ServerConfig) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen)
+    let mut listen = config.listen;
+    if gateway.auth().is_open() && !listen.ip().is_loopback() {
+        tracing::warn!(
+            requested = %listen,
+            "no client keys are configured, so the gateway is open to anyone who reaches it; listening on loopback only. Add [[keys]] to listen on other addresses"
+        );
+        listen.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    } else if gateway.auth().is_open() {
+        tracing::info!("no client keys are configured: the gateway accepts every request on its loopback address");
+    }
+    let listener = TcpListener::bind(listen)
         .await
-        .map_err(|error| anyhow::anyhow!("cannot listen on {} (server.listen): {error}", config.listen))?;
+        .map_err(|error| anyhow::anyhow!("cannot listen on {listen} (server.listen): {error}"))?;
     let address = listener.local_addr()?;
     println!("listening on http://{address}");
     tracing::info!(%address, "gateway listening");
@@ -106,6 +117,7 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>, max_request_b
         id = %request_id,
         method = %request.method(),
         path = %request.uri().path(),
+        client = tracing::field::Empty,
         provider = tracing::field::Empty,
         model = tracing::field::Empty,
     );
@@ -138,17 +150,43 @@ async fn route(
 ) -> Response<Body> {
     let path = request.uri().path().to_string();
     let method = request.method().clone();
+    let api = if path.starts_with("/v1/text-to-speech/") || path.ends_with("/voices") { Api::ElevenLabs } else { Api::OpenAi };
+
+    if path == "/healthz" {
+        if method != Method::GET {
+            return method_not_allowed(api, &method, &path);
+        }
+        let set = gateway.plugins();
+        return json_response(StatusCode::OK, json!({ "status": "ok", "providers": set.plugins.len() }));
+    }
+
+    if let Some(admin_path) = path.strip_prefix("/admin/") {
+        if let Err(error) = gateway.auth().admin(request.headers()) {
+            tracing::info!(error = %error, "admin request refused");
+            return error_response(Api::OpenAi, &ApiError::from(&error));
+        }
+        return admin_routes::route(gateway, &method, admin_path).await;
+    }
+
+    let client = match gateway.auth().client(request.headers()) {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::info!(error = %error, "request refused");
+            return error_response(api, &ApiError::from(&error));
+        }
+    };
+    tracing::Span::current().record("client", client.name());
 
     if let Some(rest) = path.strip_prefix("/v1/text-to-speech/") {
         if method != Method::POST {
             return method_not_allowed(Api::ElevenLabs, &method, &path);
         }
-        return elevenlabs_routes::speech(gateway, request, rest, max_request_bytes, request_id, started).await;
+        return elevenlabs_routes::speech(gateway, &client, request, rest, max_request_bytes, request_id, started).await;
     }
 
     match (&method, path.as_str()) {
         (&Method::POST, "/v1/audio/speech") => {
-            openai_routes::speech(gateway, request, max_request_bytes, request_id, started).await
+            openai_routes::speech(gateway, &client, request, max_request_bytes, request_id, started).await
         }
         (&Method::GET, "/v1/models") => {
             if wants_openai_shape(&request) {
@@ -160,13 +198,7 @@ async fn route(
         (&Method::GET, "/v1/voices") => elevenlabs_routes::voices(gateway),
         (&Method::GET, "/v2/voices") => elevenlabs_routes::voices_page(gateway),
         (&Method::GET, "/v1/providers") => openai_routes::providers(gateway),
-        (&Method::GET, "/healthz") => {
-            let set = gateway.plugins();
-            json_response(StatusCode::OK, json!({ "status": "ok", "providers": set.plugins.len() }))
-        }
-        (_, "/v1/audio/speech" | "/v1/models" | "/v1/providers" | "/healthz") => {
-            method_not_allowed(Api::OpenAi, &method, &path)
-        }
+        (_, "/v1/audio/speech" | "/v1/models" | "/v1/providers") => method_not_allowed(Api::OpenAi, &method, &path),
         (_, "/v1/voices" | "/v2/voices") => method_not_allowed(Api::ElevenLabs, &method, &path),
         _ => error_response(
             Api::OpenAi,

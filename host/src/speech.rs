@@ -61,6 +61,8 @@ pub enum SpeakError {
     NoCandidate { skipped: Vec<String> },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// Checks a request against what the plugin declared and builds the contract's request.

@@ -1,6 +1,7 @@
 //! One classification of every failure, shared by the client APIs: the HTTP status, a
 //! stable machine-readable code and a message. Each API then writes it in its own shape.
 
+use crate::auth::AuthError;
 use crate::speech::{InvalidRequest, SpeakError};
 use crate::plugin::wit::ProviderError;
 use crate::synthesis::SynthesisError;
@@ -39,6 +40,16 @@ impl ApiError {
     }
 }
 
+impl From<&AuthError> for ApiError {
+    fn from(error: &AuthError) -> Self {
+        match error {
+            AuthError::Missing | AuthError::Invalid => ApiError::new(401, Blame::Client, "invalid_api_key", error.to_string()),
+            AuthError::AdminRequired => ApiError::new(401, Blame::Client, "invalid_admin_key", error.to_string()),
+            AuthError::AdminDisabled => ApiError::new(403, Blame::Client, "admin_disabled", error.to_string()),
+        }
+    }
+}
+
 impl From<&InvalidRequest> for ApiError {
     fn from(invalid: &InvalidRequest) -> Self {
         let status = if invalid.code == "request_too_large" { 413 } else { 400 };
@@ -70,6 +81,7 @@ impl From<&SpeakError> for ApiError {
                 ApiError::new(503, Blame::Gateway, "no_provider_available", error.to_string())
             }
             SpeakError::Internal(_) => ApiError::new(500, Blame::Gateway, "internal_error", error.to_string()),
+            SpeakError::Forbidden(_) => ApiError::new(403, Blame::Client, "permission_denied", error.to_string()),
         }
     }
 }

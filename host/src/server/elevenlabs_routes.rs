@@ -13,6 +13,7 @@ use super::audio_response::{Framing, audio_response, with_outcome_headers};
 use super::{Api, Body, error_response, json_response, read_body};
 use crate::api::elevenlabs::{self, Route};
 use crate::api::errors::ApiError;
+use crate::auth::Client;
 use crate::gateway::Gateway;
 use crate::speech::{SpeakError, SpeechRequest};
 use crate::plugin::wit::ProviderError;
@@ -22,6 +23,7 @@ use crate::synthesis::{AudioBody, SynthesisError, Synthesized};
 /// `/v1/text-to-speech/`.
 pub async fn speech(
     gateway: &Gateway,
+    client: &Client,
     request: Request<Incoming>,
     rest: &str,
     max_request_bytes: usize,
@@ -45,7 +47,7 @@ pub async fn speech(
         }
     };
 
-    let synthesized = match speak_with_optional_timestamps(gateway, speech).await {
+    let synthesized = match speak_with_optional_timestamps(gateway, client, speech).await {
         Ok(synthesized) => synthesized,
         Err(error) => {
             tracing::warn!(error = %error, "speech request failed");
@@ -66,16 +68,16 @@ pub async fn speech(
 /// Runs a request that asked for timestamps, and runs it again without them when the
 /// provider cannot time characters: ElevenLabs' shape allows a null alignment, and audio
 /// without timing serves the caller better than an error.
-async fn speak_with_optional_timestamps(gateway: &Gateway, speech: SpeechRequest) -> Result<Synthesized, SpeakError> {
+async fn speak_with_optional_timestamps(gateway: &Gateway, client: &Client, speech: SpeechRequest) -> Result<Synthesized, SpeakError> {
     if !speech.timestamps {
-        return gateway.speak(speech).await;
+        return gateway.speak(speech, client).await;
     }
     let mut retry = speech.clone();
-    match gateway.speak(speech).await {
+    match gateway.speak(speech, client).await {
         Err(SpeakError::Synthesis(SynthesisError::Provider { error: ProviderError::Unsupported(reason), provider })) => {
             tracing::info!(%provider, %reason, "provider cannot time characters; answering without alignment");
             retry.timestamps = false;
-            gateway.speak(retry).await
+            gateway.speak(retry, client).await
         }
         other => other,
     }

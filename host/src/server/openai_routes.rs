@@ -12,12 +12,14 @@ use super::{Api, Body, error_response, json_response, read_body};
 use crate::api::errors::ApiError;
 use crate::api::openai::{self, StreamFormat};
 use crate::audio::container_name;
+use crate::auth::Client;
 use crate::gateway::Gateway;
 use crate::routing::BreakerState;
 
 /// `POST /v1/audio/speech`.
 pub async fn speech(
     gateway: &Gateway,
+    client: &Client,
     request: Request<Incoming>,
     max_request_bytes: usize,
     request_id: &str,
@@ -39,7 +41,7 @@ pub async fn speech(
         StreamFormat::Sse => Framing::OpenAiEvents,
     };
 
-    match gateway.speak(speech.request).await {
+    match gateway.speak(speech.request, client).await {
         Ok(synthesized) => {
             let span = tracing::Span::current();
             span.record("provider", synthesized.provider.as_str());
