@@ -13,11 +13,15 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 mod auth;
+mod cache;
 mod routing;
+mod usage;
 
 pub use auth::{AdminConfig, ClientKeyConfig};
+pub use cache::{CacheBackend, CacheConfig, S3Config};
 
 pub use routing::{CapacityConfig, LongTextConfig, ResilienceConfig, RouteConfig, TiersConfig, TimeoutsConfig, VoiceAliases};
+pub use usage::{UsageBackend, UsageConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,6 +44,10 @@ pub struct Config {
     /// Client keys. With none, the gateway is open and listens on loopback only.
     pub keys: Vec<ClientKeyConfig>,
     pub admin: AdminConfig,
+    /// The audio cache: `[cache]` and `[cache.s3]`.
+    pub cache: CacheConfig,
+    /// Usage totals and shared rate-limit counters: `[usage]`.
+    pub usage: UsageConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -338,6 +346,8 @@ impl Config {
         if self.long_text.max_characters == 0 || self.long_text.parallelism == 0 {
             bail!("long_text.max_characters and long_text.parallelism must be greater than 0");
         }
+        self.cache.check()?;
+        self.usage.check()?;
         for (name, route) in &self.routes {
             if ["fast", "standard", "premium", "cheapest"].contains(&name.as_str()) {
                 bail!("routes.{name} is a built-in tier; set it under [tiers] instead");
