@@ -4,6 +4,7 @@ mod allowed_hosts;
 mod api;
 mod audio;
 mod config;
+mod conformance;
 mod engine;
 mod gateway;
 mod routing;
@@ -95,6 +96,8 @@ enum Command {
         #[arg(long)]
         plugin_dir: Option<PathBuf>,
     },
+    /// Run the conformance kit against a plugin component, without network.
+    Conformance(conformance::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -134,6 +137,7 @@ fn main() -> anyhow::Result<()> {
             }
             list_plugins(&config)
         }
+        Command::Conformance(args) => conformance::run(&config, &args),
     }
 }
 

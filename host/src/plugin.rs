@@ -8,4 +8,5 @@ mod validate;
 
 pub use bindings::wit;
 pub use instance::{PluginFault, PluginInstance};
-pub use loader::{LoadReport, LoadedPlugin, Rejection, load_dir};
+pub use loader::{LoadReport, LoadedPlugin, Rejection, load_dir, load_file_checked};
+pub use validate::check_provider_info;

@@ -23,7 +23,7 @@ use crate::plugin::wit::{HeaderValue as WitHeaderValue, HttpRequest, HttpRespons
 use crate::secrets::SecretLookupError;
 
 /// Headers the host sets or that would let a plugin tamper with the connection.
-const FORBIDDEN_HEADERS: &[&str] = &[
+pub const FORBIDDEN_HEADERS: &[&str] = &[
     "host",
     "content-length",
     "transfer-encoding",

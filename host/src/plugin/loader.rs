@@ -115,6 +115,20 @@ pub fn load_dir(engine: &PluginEngine, config: &Config) -> anyhow::Result<LoadRe
     Ok(report)
 }
 
+/// Loads one component file through every check that [`load_dir`] applies (imports,
+/// linking, `describe` with the operator's settings, host and secret declarations), for tools
+/// such as the conformance kit that test a single plugin. Returns the reason on rejection.
+pub fn load_file_checked(engine: &PluginEngine, config: &Config, file: &Path) -> Result<LoadedPlugin, String> {
+    let linker = plugin_linker(engine).map_err(|error| format!("cannot build the linker: {error:#}"))?;
+    let cache = CompileCache::new(config.plugins.cache_dir.clone());
+    match load_file(engine, &linker, &cache, config, file)? {
+        Loaded::Plugin(plugin) => Ok(*plugin),
+        Loaded::Disabled(id) => Err(format!(
+            "plugin `{id}` is disabled in the configuration (providers.{id}.enabled = false)"
+        )),
+    }
+}
+
 enum Loaded {
     Plugin(Box<LoadedPlugin>),
     Disabled(String),

@@ -184,9 +184,10 @@ fn stream_format(container: AudioContainer) -> AudioFormat {
 }
 
 fn check_text(text: &str) -> Result<(), ProviderError> {
-    if text.is_empty() {
+    // Text of only whitespace has nothing to speak: the caller's error, like empty text.
+    if text.trim().is_empty() {
         return Err(ProviderError::InvalidRequest(
-            "the text is empty".to_string(),
+            "the text is empty or only whitespace".to_string(),
         ));
     }
 
@@ -694,6 +695,14 @@ mod tests {
         request.text = String::new();
 
         expect_invalid(&request, "text is empty");
+    }
+
+    #[test]
+    fn whitespace_text_is_invalid() {
+        let mut request = request();
+        request.text = " \n\t ".to_string();
+
+        expect_invalid(&request, "only whitespace");
     }
 
     #[test]
