@@ -225,15 +225,28 @@ def test_speed_is_forwarded(gateways, upstream, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_f5_needs_reference_option(gateways, upstream, mode):
-    # NOTE: the OpenAI-compatible route has no field for provider options, so F5-TTS, whose
-    # reference clip comes from the `ref_audio_url` and `ref_text` options, cannot succeed
-    # through it. The plugin names the missing option before anything is sent.
+    # Without `provider_options`, the plugin names the missing option before anything is sent.
     error = speak_error(gateways, mode, "fal-ai/f5-tts", "reference", response_format="wav")
 
     assert error.status_code == 400
     assert error.body["code"] == "provider_rejected_request", error.body
     assert "`ref_audio_url`" in error.body["message"], error.body
     assert upstream.requests() == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_f5_with_provider_options(gateways, upstream, mode):
+    # voxgate's one extension to OpenAI's request: `provider_options`, sent by OpenAI's SDK
+    # through `extra_body`, reaches the plugin as its options.
+    reference = {"ref_audio_url": "https://example.invalid/reference.wav", "ref_text": "A reference clip."}
+    speech = speak(
+        gateways, mode, "fal-ai/f5-tts", "reference", response_format="wav", extra_body={"provider_options": reference}
+    )
+
+    assert_audio(speech.content, "wav")
+    sent = json.loads(upstream.api_requests()[0]["body"])
+    assert sent["ref_audio_url"] == reference["ref_audio_url"], sent
+    assert sent["ref_text"] == reference["ref_text"], sent
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from support import rawhttp
 from support.audio import probe
 from support.emulator import speech_body
+from support.gateway import GatewaySettings
 
 SENTENCES = [
     "The committee met on a grey morning to review the harbour plans.",
@@ -52,7 +53,9 @@ def wav_data(clip):
 
 @pytest.fixture(scope="module")
 def gateway(start_gateway, openai_plugin):
-    return start_gateway([openai_plugin])
+    # Rendering a 4,096-character part with espeak-ng takes seconds on a busy machine, so the
+    # emulator's first byte comes late; this is not a speed check.
+    return start_gateway([openai_plugin], GatewaySettings(first_byte_timeout_ms=120_000, total_timeout_ms=300_000))
 
 
 def direct_from_emulator(emulator, text, response_format):

@@ -1,5 +1,6 @@
 //! Audio formats: names, content types, and recognising a container from its first bytes.
 
+pub mod duration;
 pub mod join;
 
 use crate::plugin::wit::AudioContainer;

@@ -1,14 +1,18 @@
 //! voxgate: a text-to-speech gateway whose provider adapters are WebAssembly components.
 
+mod admin_client;
 mod allowed_hosts;
 mod api;
 mod audio;
+mod auth;
 mod config;
 mod conformance;
 mod engine;
 mod gateway;
+mod metrics;
 mod routing;
 mod plugin;
+mod reload;
 mod secrets;
 mod server;
 mod speech;
@@ -92,12 +96,39 @@ enum Command {
     },
     /// List the plugins that would load, and why the others would not.
     Plugins {
+        #[command(subcommand)]
+        action: Option<PluginsAction>,
         /// Plugin folder, overriding plugins.dir.
         #[arg(long)]
         plugin_dir: Option<PathBuf>,
     },
+    /// Client keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Run the conformance kit against a plugin component, without network.
     Conformance(conformance::Args),
+}
+
+#[derive(Subcommand)]
+enum PluginsAction {
+    /// Ask a running gateway to reload its plugin folder now.
+    Reload {
+        /// The gateway's address.
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        url: String,
+        /// Environment variable that holds the admin key.
+        #[arg(long, default_value = "VOXGATE_ADMIN_KEY")]
+        admin_key_env: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Print the SHA-256 digest of a key read from standard input, for `key_sha256` in the
+    /// configuration.
+    Hash,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -121,6 +152,9 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.block_on(async {
                 let gateway = Arc::new(Gateway::start(&config)?);
+                if config.plugins.watch_interval_ms > 0 {
+                    reload::spawn_watcher(gateway.clone(), std::time::Duration::from_millis(config.plugins.watch_interval_ms));
+                }
                 server::serve(gateway, &config.server).await
             })
         }
@@ -131,11 +165,26 @@ fn main() -> anyhow::Result<()> {
             let request = say_request(text, provider, model, voice, format.as_deref(), speed, &output)?;
             runtime.block_on(say(&config, request, &output))
         }
-        Command::Plugins { plugin_dir } => {
+        Command::Plugins { action: Some(PluginsAction::Reload { url, admin_key_env }), .. } => {
+            let admin_key = std::env::var(&admin_key_env).ok();
+            let report = runtime.block_on(admin_client::reload_plugins(&url, admin_key.as_deref()))?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Plugins { action: None, plugin_dir } => {
             if let Some(dir) = plugin_dir {
                 config.plugins.dir = dir;
             }
             list_plugins(&config)
+        }
+        Command::Keys { action: KeysAction::Hash } => {
+            let mut key = String::new();
+            std::io::stdin().read_line(&mut key).context("failed to read the key from standard input")?;
+            if key.trim().is_empty() {
+                bail!("no key on standard input; pipe the key in, for example `printf %s \"$KEY\" | voxgate keys hash`");
+            }
+            println!("{}", auth::digest_key(&key));
+            Ok(())
         }
         Command::Conformance(args) => conformance::run(&config, &args),
     }
@@ -206,7 +255,7 @@ fn say_request(
 
 async fn say(config: &Config, request: SpeechRequest, output: &Path) -> anyhow::Result<()> {
     let gateway = Gateway::start(config)?;
-    let synthesized = gateway.speak(request).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+    let synthesized = gateway.speak(request, &auth::Client::Open).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     let audio = match synthesized.body {
         AudioBody::Complete(bytes) => bytes,
         AudioBody::Stream(stream) => stream.collect().await?,

@@ -78,8 +78,11 @@ impl UpstreamClient {
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout()));
         http.set_nodelay(true);
+        // The crypto provider is named explicitly: when dependencies enable more than one
+        // rustls provider, rustls cannot pick a process-wide default by itself and panics.
         let https = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_provider_and_webpki_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|error| anyhow::anyhow!("TLS setup failed: {error}"))?
             .https_or_http()
             .enable_http1()
             .enable_http2()

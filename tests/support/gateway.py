@@ -30,8 +30,12 @@ class GatewaySettings:
     # The `[resilience]` table. One attempt by default, so that a test's count of upstream
     # requests is exact; the resilience tests set retries themselves.
     resilience: dict = field(default_factory=lambda: {"max_attempts": 1})
-    # Further TOML appended as it is, for `[routes.NAME]`, `[tiers]` and `[voices.NAME]`.
+    # Further TOML appended as it is, for `[routes.NAME]`, `[tiers]`, `[voices.NAME]`,
+    # `[[keys]]` and `[admin]`.
     extra_toml: str = ""
+    # How often the gateway polls its plugin folder, in milliseconds; 0 turns it off.
+    watch_interval_ms: int = 0
+    listen: str = "127.0.0.1:0"
 
 
 def toml_value(value):
@@ -57,12 +61,13 @@ def render_config(plugin_dir, cache_dir, openai_base_url, settings):
     """
     lines = [
         "[server]",
-        'listen = "127.0.0.1:0"',
+        f"listen = {toml_value(settings.listen)}",
         f"max_request_bytes = {settings.max_request_bytes}",
         "",
         "[plugins]",
         f"dir = {toml_value(str(plugin_dir))}",
         f"cache_dir = {toml_value(str(cache_dir))}",
+        f"watch_interval_ms = {settings.watch_interval_ms}",
         "",
         "[engine]",
         f"memory_limit_mib = {settings.memory_limit_mib}",

@@ -16,9 +16,11 @@ const MIN_SPEED: f64 = 0.25;
 const MAX_SPEED: f64 = 4.0;
 
 /// The fields of OpenAI's speech request, all of them optional in the schema but `model`,
-/// `input` and `voice`.
+/// `input` and `voice`, and voxgate's one extension, `provider_options`: a JSON object passed
+/// to the provider's plugin (fal's F5-TTS takes its reference clip there). OpenAI's SDKs send
+/// it with `extra_body={"provider_options": {...}}`.
 const KNOWN_FIELDS: &[&str] =
-    &["model", "input", "voice", "instructions", "response_format", "speed", "stream_format"];
+    &["model", "input", "voice", "instructions", "response_format", "speed", "stream_format", "provider_options"];
 
 /// How the audio goes back to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +111,12 @@ pub fn parse_speech_request(body: &[u8]) -> Result<OpenAiSpeech, InvalidRequest>
         }
     };
 
+    let options = match fields.get("provider_options") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(options)) => Some(options.clone()),
+        Some(other) => return Err(wrong_type("provider_options", "an object", other)),
+    };
+
     let request = SpeechRequest {
         model: Some(model),
         voice: Some(voice),
@@ -118,7 +126,7 @@ pub fn parse_speech_request(body: &[u8]) -> Result<OpenAiSpeech, InvalidRequest>
         language: None,
         instructions,
         timestamps: false,
-        options: None,
+        options,
         options_provider: None,
     };
     Ok(OpenAiSpeech { request, stream_format })
@@ -243,6 +251,14 @@ mod tests {
 
     fn parse(body: &str) -> Result<SpeechRequest, InvalidRequest> {
         parse_speech_request(body.as_bytes()).map(|speech| speech.request)
+    }
+
+    #[test]
+    fn provider_options_pass_through() {
+        let request = parse(r#"{"model":"m","input":"x","voice":"v","provider_options":{"ref_text":"hi"}}"#).unwrap();
+        assert_eq!(request.options.unwrap()["ref_text"], "hi");
+        let error = parse(r#"{"model":"m","input":"x","voice":"v","provider_options":"x"}"#).unwrap_err();
+        assert_eq!(error.param, Some("provider_options"));
     }
 
     #[test]
