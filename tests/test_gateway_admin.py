@@ -36,7 +36,10 @@ key_sha256 = "{digest(CLIENT_KEY)}"
 name = "tone-only"
 key_sha256 = "{digest(LIMITED_KEY)}"
 providers = ["test-tone"]
-routes = ["fast"]
+routes = ["tone"]
+
+[routes.tone]
+candidates = ["openai:tts-1", "test-tone:test"]
 
 [admin]
 key_sha256 = "{digest(ADMIN_KEY)}"
@@ -75,9 +78,10 @@ def test_valid_key_speaks(keyed, upstream):
 
 
 def test_xi_api_key_on_elevenlabs_route(keyed):
-    response = rawhttp.post_json(keyed.url, "/v1/text-to-speech/test", {"text": "Hi."}, {"xi-api-key": CLIENT_KEY})
+    path = "/v1/text-to-speech/test?output_format=wav_24000"
+    response = rawhttp.post_json(keyed.url, path, {"text": "Hi."}, {"xi-api-key": CLIENT_KEY})
     assert response.status == 200, response.describe()
-    refused = rawhttp.post_json(keyed.url, "/v1/text-to-speech/test", {"text": "Hi."}, {"xi-api-key": "nope"})
+    refused = rawhttp.post_json(keyed.url, path, {"text": "Hi."}, {"xi-api-key": "nope"})
     assert refused.status == 401
     assert refused.json()["detail"]["status"] == "invalid_api_key"
 
@@ -91,9 +95,9 @@ def test_provider_limit_is_403(keyed, upstream):
 
 
 def test_route_limit_is_403(keyed):
-    allowed = keyed.speech(speech_body(model="fast", voice="test", response_format="wav"), headers=bearer(LIMITED_KEY))
+    allowed = keyed.speech(speech_body(model="tone", voice="test", response_format="wav"), headers=bearer(LIMITED_KEY))
     assert allowed.status == 200, allowed.describe()
-    assert allowed.headers["x-tts-provider"] == "test-tone", "fast's other candidates are not allowed for this key"
+    assert allowed.headers["x-tts-provider"] == "test-tone", "the route's openai candidate is not allowed for this key"
     refused = keyed.speech(speech_body(model="premium", voice="test", response_format="wav"), headers=bearer(LIMITED_KEY))
     assert refused.status == 403, refused.describe()
 
