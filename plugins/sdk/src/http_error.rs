@@ -13,6 +13,7 @@ pub const BODY_EXCERPT_CHARS: usize = 200;
 /// | 400, 404, 422 | `invalid-request` |
 /// | 401, 403 | `unauthorized` |
 /// | 402 | `quota-exceeded` |
+/// | 408, 409 | `unavailable`: a timeout or a conflict that a retry may clear |
 /// | 429 | `rate-limited`, with the delay from [`retry_after_ms`] |
 /// | 500–599 | `unavailable` |
 /// | anything else, 2xx included | `invalid-response` |
@@ -27,6 +28,7 @@ pub fn error_for_status(response: &HttpResponse, message: impl Into<String>) -> 
         400 | 404 | 422 => ProviderError::InvalidRequest(message),
         401 | 403 => ProviderError::Unauthorized(message),
         402 => ProviderError::QuotaExceeded(message),
+        408 | 409 => ProviderError::Unavailable(message),
         429 => ProviderError::RateLimited(RateLimit {
             message,
             retry_after_ms: retry_after_ms(&response.headers),
@@ -190,7 +192,8 @@ mod tests {
             (200, "invalid-response"),
             (204, "invalid-response"),
             (302, "invalid-response"),
-            (409, "invalid-response"),
+            (408, "unavailable"),
+            (409, "unavailable"),
             (418, "invalid-response"),
             (600, "invalid-response"),
             (100, "invalid-response"),
