@@ -12,12 +12,8 @@ use crate::catalog::{self, Family, MAX_CHARACTERS, Model};
 /// models' schemas list has a place in the synthesis request.
 const ACCEPTED_OPTIONS: [&str; 0] = [];
 
-/// Checks `request` against what the model accepts.
-///
-/// What the model cannot serve (voice, container, speed, instructions, language, timestamps)
-/// is `unsupported`, checked first so the host can fall back to another provider. Values
-/// that are wrong for any provider (empty or long text, unknown options) are
-/// `invalid-request`.
+/// Checks `request` against what its model accepts, every `unsupported` case before any
+/// `invalid-request` case, and returns the model.
 pub fn check(request: &SynthesisRequest) -> Result<&'static Model, ProviderError> {
     let model = catalog::model(&request.model).ok_or_else(|| {
         ProviderError::Unsupported(format!(
@@ -47,8 +43,8 @@ pub fn check(request: &SynthesisRequest) -> Result<&'static Model, ProviderError
     Ok(model)
 }
 
-/// Rejects features none of these models has: timestamps, instructions, another speed, and
-/// for Aura a language other than English.
+/// Rejects features none of these models has (timestamps, instructions, another speed) and
+/// languages the model does not speak.
 fn check_features(request: &SynthesisRequest, model: &Model) -> Result<(), ProviderError> {
     let unsupported = |what: &str| {
         Err(ProviderError::Unsupported(format!(
@@ -71,9 +67,14 @@ fn check_features(request: &SynthesisRequest, model: &Model) -> Result<(), Provi
     if request.speed.is_some_and(|speed| speed != 1.0) {
         return unsupported("has no speed setting, only the normal speed 1.0");
     }
-    let language = request.language.as_deref().map(primary_subtag);
-    if model.family == Family::Aura && language.as_deref().is_some_and(|tag| tag != "en") {
+    let language = request.language.as_deref();
+    if model.family == Family::Aura && language.is_some_and(|tag| primary_subtag(tag) != "en") {
         return unsupported("speaks English only");
+    }
+    if model.family == Family::MeloTts
+        && let Some(tag) = language
+    {
+        melotts_lang(tag)?;
     }
 
     Ok(())
@@ -284,6 +285,15 @@ mod tests {
         request.options = r#"{"bit_rate": 32000}"#.to_string();
 
         expect_invalid(&request, "unknown provider option `bit_rate`");
+    }
+
+    #[test]
+    fn melotts_language_is_checked_first() {
+        let mut request = melotts();
+        request.language = Some("de".to_string());
+        request.text = String::new();
+
+        expect_unsupported(&request, "MeloTTS does not speak `de`");
     }
 
     #[test]
