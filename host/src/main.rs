@@ -5,6 +5,7 @@ mod allowed_hosts;
 mod api;
 mod audio;
 mod auth;
+mod cache;
 mod config;
 mod conformance;
 mod engine;
@@ -18,6 +19,10 @@ mod server;
 mod speech;
 mod synthesis;
 mod upstream;
+mod usage;
+
+#[cfg(test)]
+mod test_servers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -109,6 +114,11 @@ enum Command {
     },
     /// Run the conformance kit against a plugin component, without network.
     Conformance(conformance::Args),
+    /// Inspect or empty the audio cache configured under [cache].
+    Cache {
+        #[command(subcommand)]
+        command: cache::cli::CacheCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +197,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Conformance(args) => conformance::run(&config, &args),
+        Command::Cache { command } => runtime.block_on(cache::cli::run(&config.cache, command)),
     }
 }
 

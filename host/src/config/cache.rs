@@ -1,7 +1,6 @@
 //! Configuration of the audio cache: `[cache]` and `[cache.s3]`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::bail;
 use serde::Deserialize;
@@ -100,11 +99,6 @@ impl Default for S3Config {
 }
 
 impl CacheConfig {
-    /// The configured time to live.
-    pub fn ttl(&self) -> Duration {
-        Duration::from_secs(self.ttl_seconds)
-    }
-
     /// Checks the values that serde cannot, naming the key at fault.
     pub fn check(&self) -> anyhow::Result<()> {
         if self.ttl_seconds == 0 {
@@ -185,7 +179,7 @@ mod tests {
         assert!(config.enabled);
         assert_eq!(config.backend, CacheBackend::Disk);
         assert_eq!(config.max_bytes, 1 << 30);
-        assert_eq!(config.ttl(), Duration::from_secs(2_592_000));
+        assert_eq!(config.ttl_seconds, 2_592_000);
         assert_eq!(config.s3.access_key_env, "AWS_ACCESS_KEY_ID");
     }
 

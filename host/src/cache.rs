@@ -1,0 +1,177 @@
+//! The audio cache: finished audio stored under a digest of everything that shaped it.
+//!
+//! [`AudioCache`] dispatches to a folder on this machine ([`disk`]) or to an S3-compatible
+//! bucket that several gateway instances share ([`s3`]). Both store the same bytes (see
+//! [`entry`]): a header with the content type, times, billed characters and the audio's
+//! SHA-256, then the audio. A read verifies length and checksum before anything is
+//! returned; a corrupt, truncated or expired entry is deleted and reported as a miss.
+//!
+//! ```no_run
+//! # async fn example(config: &crate::config::CacheConfig, key: crate::cache::CacheKey) -> Result<(), crate::cache::CacheError> {
+//! let cache = crate::cache::AudioCache::open(config)?;
+//! if let Some(audio) = cache.get(&key).await? {
+//!     println!("hit: {} bytes of {}", audio.data.len(), audio.content_type);
+//! }
+//! # Ok(()) }
+//! ```
+
+// NOTE: until the gateway wires the cache into the request path, only the CLI and the
+// tests use parts of this module.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::{CacheBackend, CacheConfig};
+
+pub mod cli;
+mod disk;
+mod entry;
+mod key;
+mod s3;
+
+pub use entry::CachedAudio;
+pub use key::CacheKey;
+
+use disk::DiskCache;
+use s3::S3Cache;
+
+/// A cache of finished audio on one backend.
+pub enum AudioCache {
+    Disk(DiskCache),
+    S3(S3Cache),
+}
+
+/// How full the cache is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheStats {
+    /// `disk` or `s3`.
+    pub backend: &'static str,
+    pub entries: u64,
+    /// Stored bytes, headers included.
+    pub bytes: u64,
+    /// The disk backend's size cap; `None` for S3, where a bucket lifecycle rule bounds
+    /// the size.
+    pub max_bytes: Option<u64>,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub entries: u64,
+    /// Stored bytes removed, headers included.
+    pub bytes: u64,
+}
+
+/// A failure of the cache's store. Callers treat it as a miss and carry on: the cache
+/// only ever saves work.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("audio cache: failed to {action} {}: {error}", path.display())]
+    Io { action: &'static str, path: PathBuf, error: std::io::Error },
+    #[error("audio cache: failed to {action} `{path}` in bucket `{bucket}` at {endpoint}: {error}")]
+    Store { action: &'static str, endpoint: String, bucket: String, path: String, error: object_store::Error },
+    #[error("audio cache: cache.s3.{key} names the environment variable {variable}, which is not set; export it or name another variable")]
+    MissingCredential { key: &'static str, variable: String },
+    #[error("audio cache: invalid configuration: {0}")]
+    Config(String),
+    #[error("audio cache: `{0}` is not a provider id; ids contain only a-z, 0-9 and `-`")]
+    InvalidProvider(String),
+    #[error("audio cache: a background task failed: {0}")]
+    Task(String),
+}
+
+impl AudioCache {
+    /// Opens the configured backend. Synchronous: the disk backend scans its folder to
+    /// build its index (and removes temporary files a crash left); the S3 backend only
+    /// builds a client and makes no request until the first `get` or `put`.
+    pub fn open(config: &CacheConfig) -> Result<AudioCache, CacheError> {
+        match config.backend {
+            CacheBackend::Disk => Ok(AudioCache::Disk(DiskCache::open(&config.dir, config.max_bytes, config.ttl_seconds)?)),
+            CacheBackend::S3 => Ok(AudioCache::S3(S3Cache::open(&config.s3, config.ttl_seconds)?)),
+        }
+    }
+
+    /// Opens the configured backend when `enabled` is set, else returns `None`.
+    pub fn open_if_enabled(config: &CacheConfig) -> Result<Option<AudioCache>, CacheError> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        Self::open(config).map(Some)
+    }
+
+    /// Looks up `key`. A missing, expired, corrupt or truncated entry is `Ok(None)`; the
+    /// last three are deleted. An error means the store itself failed.
+    pub async fn get(&self, key: &CacheKey) -> Result<Option<CachedAudio>, CacheError> {
+        match self {
+            AudioCache::Disk(disk) => disk.get(key).await,
+            AudioCache::S3(s3) => s3.get(key).await,
+        }
+    }
+
+    /// Stores complete audio under `key`, replacing any entry there. A reader sees the old
+    /// entry or the new one, never part of one.
+    pub async fn put(&self, key: &CacheKey, audio: &CachedAudio) -> Result<(), CacheError> {
+        match self {
+            AudioCache::Disk(disk) => disk.put(key, audio).await,
+            AudioCache::S3(s3) => s3.put(key, audio).await,
+        }
+    }
+
+    /// Counts entries and bytes. On S3 this lists the whole prefix.
+    pub async fn stats(&self) -> Result<CacheStats, CacheError> {
+        match self {
+            AudioCache::Disk(disk) => disk.stats().await,
+            AudioCache::S3(s3) => s3.stats().await,
+        }
+    }
+
+    /// Deletes the entries of `provider` (all when `None`) that were stored at least
+    /// `older_than` ago (all when `None`). The disk backend goes by each entry's created
+    /// time; S3 by the object's last-modified time, which is when it was stored.
+    pub async fn purge(&self, provider: Option<&str>, older_than: Option<Duration>) -> Result<PurgeReport, CacheError> {
+        if let Some(provider) = provider
+            && !key::is_provider_id(provider)
+        {
+            return Err(CacheError::InvalidProvider(provider.to_string()));
+        }
+        match self {
+            AudioCache::Disk(disk) => disk.purge(provider, older_than).await,
+            AudioCache::S3(s3) => s3.purge(provider, older_than).await,
+        }
+    }
+
+    /// The configured time to live, for building entries with [`CachedAudio::new`].
+    pub fn ttl_seconds(&self) -> u64 {
+        match self {
+            AudioCache::Disk(disk) => disk.ttl_seconds(),
+            AudioCache::S3(s3) => s3.ttl_seconds(),
+        }
+    }
+}
+
+/// Whether an entry may no longer be served at `now_unix`: past its own expiry, or older
+/// than the configured TTL (which may have been lowered since the entry was stored).
+pub(crate) fn is_expired(audio_created: u64, audio_expires: u64, ttl_seconds: u64, now_unix: u64) -> bool {
+    now_unix >= audio_expires || now_unix >= audio_created.saturating_add(ttl_seconds)
+}
+
+/// The current time in Unix seconds; 0 if the clock is before 1970.
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_uses_both_limits() {
+        assert!(!is_expired(100, 200, 1000, 150));
+        assert!(is_expired(100, 200, 1000, 200));
+        // A TTL lowered to 10 s cuts off an entry stored with 100 s.
+        assert!(is_expired(100, 200, 10, 110));
+        assert!(!is_expired(100, 200, 10, 109));
+        assert!(!is_expired(u64::MAX - 1, u64::MAX, u64::MAX, 5));
+    }
+}
