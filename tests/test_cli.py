@@ -18,7 +18,8 @@ COMMAND_TIMEOUT_S = 120
 def write_config(folder, plugin_dir, extra=""):
     config = folder / "voxgate.toml"
     config.write_text(
-        f'[plugins]\ndir = "{plugin_dir}"\ncache_dir = "{folder / "compiled"}"\n{extra}',
+        f'[plugins]\ndir = "{plugin_dir}"\ncache_dir = "{folder / "compiled"}"\n\n'
+        f'[usage]\npath = "{folder / "usage.redb"}"\n\n[cache]\ndir = "{folder / "audio"}"\n{extra}',
         encoding="utf-8",
     )
     return config

@@ -7,7 +7,14 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::api::errors::synthesis_error;
+use crate::audio::{container_name, parse_container};
 use crate::auth::{Authenticator, Client};
+use crate::cache::{AudioCache, CacheKey, CachedAudio};
+use crate::delivery::{CacheStatus, Delivery, DeliverySink, FlightGuard, Flights, Join, now_unix, wait};
+use crate::metrics::{AttemptLabels, CacheLabels, Metrics, provider as provider_label};
+use crate::plugin::wit::AudioFormat;
+use crate::usage::{RateDecision, UsageStore, month_bounds};
 use crate::config::Config;
 use crate::engine::PluginEngine;
 use crate::plugin::wit::SynthesisRequest;
@@ -53,6 +60,7 @@ pub struct Gateway {
     providers: Mutex<BTreeMap<String, Arc<ProviderRuntime>>>,
     retry_budget: RetryBudget,
     auth: Authenticator,
+    sink: Arc<DeliverySink>,
 }
 
 /// What the gateway keeps per provider id.
@@ -79,6 +87,12 @@ impl Gateway {
             providers: Mutex::new(BTreeMap::new()),
             retry_budget: RetryBudget::new(&config.resilience),
             auth: Authenticator::new(config),
+            sink: Arc::new(DeliverySink {
+                cache: AudioCache::open_if_enabled(&config.cache)?.map(Arc::new),
+                usage: Arc::new(UsageStore::open(&config.usage)?),
+                metrics: Arc::new(Metrics::new()),
+                flights: Arc::new(Flights::default()),
+            }),
         })
     }
 
@@ -98,6 +112,19 @@ impl Gateway {
 
     pub fn auth(&self) -> &Authenticator {
         &self.auth
+    }
+
+    /// Where finished responses are accounted for.
+    pub fn sink(&self) -> &Arc<DeliverySink> {
+        &self.sink
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.sink.metrics
+    }
+
+    pub fn usage(&self) -> &UsageStore {
+        &self.sink.usage
     }
 
     /// The runtime state of one provider, created on first use.
@@ -126,6 +153,7 @@ impl Gateway {
     /// Plans, validates and runs a speech request, retrying and falling back by the kind of
     /// each failure.
     pub async fn speak(&self, request: SpeechRequest, client: &Client) -> Result<Synthesized, SpeakError> {
+        self.check_client_limits(client).await?;
         let set = self.plugins();
         if let Some(model) = request.model.as_deref()
             && self.is_route(model)
@@ -182,6 +210,16 @@ impl Gateway {
             };
             let runtime = self.provider(candidate.plugin.id()).map_err(|error| SpeakError::Internal(format!("{error:#}")))?;
 
+            let cache_key = self.cache_key(candidate, &parts, &request);
+            let mut flight = None;
+            if let Some(key) = &cache_key {
+                match self.lookup(candidate, key, &request, client).await {
+                    Lookup::Served(synthesized) => return Ok(*synthesized),
+                    Lookup::Lead(guard) => flight = Some(guard),
+                    Lookup::Miss => {}
+                }
+            }
+
             for attempt in 1..=resilience.max_attempts {
                 if attempts >= resilience.max_total_attempts {
                     tracing::warn!(attempts, "request reached resilience.max_total_attempts");
@@ -217,7 +255,25 @@ impl Gateway {
                 let error = match result {
                     Ok(mut synthesized) => {
                         runtime.breaker.record_success();
+                        self.count_attempt(candidate, "success", &runtime);
                         synthesized.attempts = attempts;
+                        let cache_status = if cache_key.is_some() {
+                            CacheStatus::Miss
+                        } else {
+                            CacheStatus::Bypass
+                        };
+                        synthesized.delivery = Some(Delivery {
+                            client: client.name().to_string(),
+                            provider: synthesized.provider.clone(),
+                            model: synthesized.model.clone(),
+                            format: synthesized.format,
+                            characters: synthesized.billed_characters.map_or(characters as u64, u64::from),
+                            price_per_million: price(candidate),
+                            cache_status,
+                            cache_key,
+                            ttl_seconds: request.cache.ttl_seconds.unwrap_or(self.config.cache.ttl_seconds),
+                            flight,
+                        });
                         return Ok(synthesized);
                     }
                     Err(error) => error,
@@ -228,11 +284,16 @@ impl Gateway {
                 } else if admission == Admission::Probe {
                     runtime.breaker.release_probe();
                 }
+                self.count_attempt(candidate, synthesis_error(&error).code, &runtime);
+                if matches!(error, SynthesisError::Plugin { .. }) {
+                    self.metrics().plugin_faults.get_or_create(&provider_label(candidate.plugin.id())).inc();
+                }
 
                 match disposition(&error) {
                     Disposition::Fatal => return Err(error.into()),
                     Disposition::NextCandidate { .. } => {
                         last_error = Some(error.into());
+                        self.metrics().fallbacks.get_or_create(&provider_label(candidate.plugin.id())).inc();
                         continue 'candidates;
                     }
                     Disposition::Retry { retry_after } => {
@@ -249,6 +310,7 @@ impl Gateway {
                             tracing::warn!(candidate = %candidate.label(), "retry budget spent; trying the next candidate");
                             continue 'candidates;
                         }
+                        self.metrics().retries.get_or_create(&provider_label(candidate.plugin.id())).inc();
                         let wait = backoff(resilience, attempt).max(retry_after.unwrap_or_default());
                         tracing::info!(candidate = %candidate.label(), wait_ms = wait.as_millis() as u64, "retrying");
                         tokio::time::sleep(wait).await;
@@ -258,6 +320,143 @@ impl Gateway {
         }
 
         Err(last_error.unwrap_or(SpeakError::NoCandidate { skipped: plan.skipped }))
+    }
+
+    /// Refuses a client over its rate limit or monthly budget. A failing usage store lets
+    /// the request through: accounting must not take the gateway down.
+    async fn check_client_limits(&self, client: &Client) -> Result<(), SpeakError> {
+        let Client::Key(key) = client else {
+            return Ok(());
+        };
+        let now = now_unix();
+        if let Some(limit) = key.requests_per_minute {
+            match self.usage().take_rate(&key.name, limit, now).await {
+                Ok(RateDecision::Denied { retry_after_seconds }) => {
+                    return Err(SpeakError::ClientLimit {
+                        message: format!("client key `{}` is over its limit of {limit} requests per minute", key.name),
+                        retry_after_seconds,
+                    });
+                }
+                Ok(RateDecision::Allowed { .. }) => {}
+                Err(error) => tracing::warn!(error = %error, "checking a client rate limit failed; letting the request through"),
+            }
+        }
+        if let Some(budget) = key.monthly_budget_usd {
+            match self.usage().month_cost_micro_usd(&key.name, now).await {
+                Ok(spent) if spent as f64 >= budget * 1_000_000.0 => {
+                    return Err(SpeakError::ClientLimit {
+                        message: format!(
+                            "client key `{}` has used its monthly budget of ${budget:.2} (estimated spend ${:.2})",
+                            key.name,
+                            spent as f64 / 1_000_000.0
+                        ),
+                        retry_after_seconds: seconds_to_next_month(now),
+                    });
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %error, "checking a client budget failed; letting the request through"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The cache key for a candidate, or `None` when this request may not use the cache.
+    fn cache_key(&self, candidate: &Candidate, parts: &[SynthesisRequest], request: &SpeechRequest) -> Option<CacheKey> {
+        if self.sink.cache.is_none() || request.cache.bypass || request.timestamps {
+            return None;
+        }
+        let first = parts.first()?;
+        Some(CacheKey {
+            provider: candidate.plugin.id().to_string(),
+            model: first.model.clone(),
+            voice: first.voice.clone(),
+            container: container_name(first.format.container).to_string(),
+            sample_rate: first.format.sample_rate,
+            bitrate: first.format.bitrate,
+            speed: first.speed,
+            language: first.language.clone(),
+            instructions: first.instructions.clone(),
+            // Long-text parts carry neighbour text in their options; the whole text is the key.
+            options: if parts.len() == 1 { first.options.clone() } else { String::new() },
+            text: request.text.clone(),
+        })
+    }
+
+    /// Looks a key up in the cache, then joins or leads a flight of identical requests.
+    async fn lookup(&self, candidate: &Candidate, key: &CacheKey, request: &SpeechRequest, client: &Client) -> Lookup {
+        let cache = self.sink.cache.as_ref().expect("a cache key implies a cache");
+        let digest = key.digest();
+        loop {
+            match cache.get(key).await {
+                Ok(Some(hit)) => {
+                    self.metrics().cache_lookups.get_or_create(&CacheLabels { result: "hit".into() }).inc();
+                    self.metrics().cache_bytes_served.inc_by(hit.data.len() as u64);
+                    return Lookup::Served(Box::new(self.from_cache(candidate, &hit, request, client, CacheStatus::Hit)));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(error = %error, "audio cache lookup failed; synthesizing");
+                    return Lookup::Miss;
+                }
+            }
+            match self.sink.flights.join(&digest) {
+                Join::Leader(guard) => {
+                    self.metrics().cache_lookups.get_or_create(&CacheLabels { result: "miss".into() }).inc();
+                    return Lookup::Lead(guard);
+                }
+                Join::Follower(receiver) => {
+                    if let Some(audio) = wait(receiver).await {
+                        tracing::info!(candidate = %candidate.label(), "answered by an identical request in flight");
+                        return Lookup::Served(Box::new(self.from_cache(candidate, &audio, request, client, CacheStatus::Miss)));
+                    }
+                    // The leader failed; look again, and lead if nobody else does.
+                }
+            }
+        }
+    }
+
+    /// A response made from stored audio.
+    fn from_cache(&self, candidate: &Candidate, audio: &CachedAudio, request: &SpeechRequest, client: &Client, status: CacheStatus) -> Synthesized {
+        let format = AudioFormat {
+            container: parse_container(&audio.container).unwrap_or(request.format.container),
+            sample_rate: request.format.sample_rate,
+            bitrate: request.format.bitrate,
+        };
+        Synthesized {
+            provider: candidate.plugin.id().to_string(),
+            model: candidate.model.clone(),
+            format,
+            body: AudioBody::Complete(audio.data.clone()),
+            billed_characters: audio.billed_characters,
+            alignment: None,
+            attempts: 0,
+            delivery: Some(Delivery {
+                client: client.name().to_string(),
+                provider: candidate.plugin.id().to_string(),
+                model: candidate.model.clone(),
+                format,
+                characters: audio.billed_characters.map_or(0, u64::from),
+                price_per_million: price(candidate),
+                cache_status: status,
+                cache_key: None,
+                ttl_seconds: 0,
+                flight: None,
+            }),
+        }
+    }
+
+    fn count_attempt(&self, candidate: &Candidate, outcome: &str, runtime: &ProviderRuntime) {
+        let provider = candidate.plugin.id();
+        self.metrics()
+            .attempts
+            .get_or_create(&AttemptLabels { provider: provider.to_string(), outcome: outcome.to_string() })
+            .inc();
+        let state = match runtime.breaker.state() {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        };
+        self.metrics().breaker_state.get_or_create(&provider_label(provider)).set(state);
     }
 
     /// Whether a model name refers to a named route or a tier.
@@ -417,4 +616,25 @@ fn with_neighbours(options: &str, previous: Option<&str>, next: Option<&str>) ->
         map.insert("next_text".to_string(), next.into());
     }
     serde_json::Value::Object(map).to_string()
+}
+
+/// What a cache lookup found.
+enum Lookup {
+    /// The audio, from the cache or from an identical request.
+    Served(Box<Synthesized>),
+    /// Nothing stored: this request synthesizes and its guard wakes the identical ones.
+    Lead(FlightGuard),
+    /// The cache failed; synthesize without it.
+    Miss,
+}
+
+/// The candidate model's declared price, US dollars per million characters.
+fn price(candidate: &Candidate) -> f64 {
+    find_model(&candidate.plugin, &candidate.model).map_or(0.0, |model| model.price_per_million_characters)
+}
+
+/// Seconds until the next calendar month starts, UTC, for a budget's `Retry-After`.
+fn seconds_to_next_month(now: u64) -> u64 {
+    let (_, end) = month_bounds(now);
+    end.saturating_sub(now).max(1)
 }

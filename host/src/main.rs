@@ -7,6 +7,7 @@ mod audio;
 mod auth;
 mod cache;
 mod config;
+mod delivery;
 mod conformance;
 mod engine;
 mod gateway;
@@ -261,6 +262,7 @@ fn say_request(
         timestamps: false,
         options: None,
         options_provider: None,
+        cache: Default::default(),
     })
 }
 

@@ -26,6 +26,7 @@ use crate::api::errors::{ApiError, Blame};
 use crate::api::{elevenlabs, openai};
 use crate::config::ServerConfig;
 use crate::gateway::Gateway;
+use crate::metrics::{RequestLabels, RouteLabels};
 use crate::speech::quote;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -122,11 +123,13 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>, max_request_b
         model = tracing::field::Empty,
     );
     let started = Instant::now();
+    let route_name = route_name(request.uri().path());
     async move {
         let mut response = route(&gateway, request, max_request_bytes, &request_id, started).await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-request-id", value);
         }
+        count_request(&gateway, &route_name, &response, started);
         // Streamed bodies log when they end; everything else is complete here.
         if response.extensions().get::<Streaming>().is_none() {
             tracing::info!(
@@ -158,6 +161,24 @@ async fn route(
         }
         let set = gateway.plugins();
         return json_response(StatusCode::OK, json!({ "status": "ok", "providers": set.plugins.len() }));
+    }
+
+    if path == "/metrics" || path == "/v1/usage" {
+        if let Err(error) = gateway.auth().admin(request.headers()) {
+            tracing::info!(error = %error, "admin request refused");
+            return error_response(Api::OpenAi, &ApiError::from(&error));
+        }
+        if method != Method::GET {
+            return method_not_allowed(Api::OpenAi, &method, &path);
+        }
+        if path == "/metrics" {
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+                .body(Full::new(Bytes::from(gateway.metrics().render())).map_err(|never| match never {}).boxed_unsync())
+                .expect("a metrics response with static headers is valid");
+        }
+        return admin_routes::usage(gateway, request.uri().query()).await;
     }
 
     if let Some(admin_path) = path.strip_prefix("/admin/") {
@@ -205,6 +226,46 @@ async fn route(
             &ApiError::new(404, Blame::Client, "not_found", format!("no route for {method} {}", quote(&path))),
         ),
     }
+}
+
+/// A route's name for metrics: a fixed set, so a client cannot create label values.
+fn route_name(path: &str) -> String {
+    let name = if path.starts_with("/v1/text-to-speech/") {
+        "elevenlabs_speech"
+    } else {
+        match path {
+            "/v1/audio/speech" => "openai_speech",
+            "/v1/models" => "models",
+            "/v1/voices" | "/v2/voices" => "voices",
+            "/v1/providers" => "providers",
+            "/v1/usage" => "usage",
+            "/metrics" => "metrics",
+            "/healthz" => "healthz",
+            _ if path.starts_with("/admin/") => "admin",
+            _ => "other",
+        }
+    };
+    name.to_string()
+}
+
+/// Counts a request once its response headers are ready; `request_duration_seconds` is the
+/// time to that point, which for a stream is its time to first byte.
+fn count_request(gateway: &Gateway, route: &str, response: &Response<Body>, started: Instant) {
+    let header = |name: &str| {
+        response.headers().get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_string()
+    };
+    let labels = RequestLabels {
+        route: route.to_string(),
+        provider: header("x-tts-provider"),
+        model: header("x-voxgate-model"),
+        status: response.status().as_u16(),
+    };
+    let metrics = gateway.metrics();
+    metrics.requests.get_or_create(&labels).inc();
+    metrics
+        .request_duration
+        .get_or_create(&RouteLabels { route: route.to_string() })
+        .observe(started.elapsed().as_secs_f64());
 }
 
 /// `GET /v1/models` exists in both APIs with different shapes. OpenAI's SDK always sends

@@ -4,6 +4,7 @@
 use crate::audio::container_name;
 use crate::plugin::LoadedPlugin;
 use crate::plugin::wit::{AudioFormat, SynthesisRequest};
+use crate::delivery::CachePolicy;
 use crate::routing::{CapacityError, find_model};
 use crate::synthesis::SynthesisError;
 
@@ -27,6 +28,8 @@ pub struct SpeechRequest {
     /// provider's own. Another provider gets no options, since its plugin would reject keys
     /// it does not know.
     pub options_provider: Option<&'static str>,
+    /// The request's cache directives.
+    pub cache: CachePolicy,
 }
 
 /// A request the gateway rejects before any provider sees it. The fields map onto each
@@ -63,6 +66,8 @@ pub enum SpeakError {
     Internal(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{message}")]
+    ClientLimit { message: String, retry_after_seconds: u64 },
 }
 
 /// Checks a request against what the plugin declared and builds the contract's request.

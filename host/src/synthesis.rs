@@ -22,6 +22,7 @@ use crate::plugin::wit::{Alignment, AudioContainer, AudioFormat, HttpRequest, Ht
 use crate::plugin::{LoadedPlugin, PluginFault, PluginInstance};
 use crate::secrets::scrub;
 use crate::upstream::{UpstreamClient, UpstreamError, describe_error};
+use crate::delivery::Delivery;
 use crate::engine::PluginEngine;
 
 /// The longest pause a `fetch-after` step gets, whatever the plugin asks for.
@@ -88,6 +89,8 @@ pub struct Synthesized {
     pub alignment: Option<Alignment>,
     /// Upstream attempts the request took, across retries and fallbacks.
     pub attempts: u32,
+    /// How to account for the response once it is sent; set by the gateway.
+    pub delivery: Option<Delivery>,
 }
 
 /// What a synthesis holds while it runs.
@@ -147,6 +150,7 @@ pub async fn synthesize(
                     billed_characters: audio.billed_characters,
                     alignment: audio.alignment,
                     attempts: 1,
+                    delivery: None,
                 });
             }
             Step::FetchAfter(delayed) => {
@@ -184,6 +188,7 @@ pub async fn synthesize(
                         billed_characters,
                         alignment: None,
                         attempts: 1,
+                        delivery: None,
                     });
                 }
                 upstream

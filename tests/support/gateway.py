@@ -35,6 +35,11 @@ class GatewaySettings:
     extra_toml: str = ""
     # How often the gateway polls its plugin folder, in milliseconds; 0 turns it off.
     watch_interval_ms: int = 0
+    # The `[cache]` table. Off by default, so that repeating a request reaches the provider;
+    # the cache tests turn it on. `dir` defaults to a folder in the gateway's workdir.
+    cache: dict = field(default_factory=lambda: {"enabled": False})
+    # The `[usage]` table; `path` defaults to a file in the gateway's workdir.
+    usage: dict = field(default_factory=dict)
     listen: str = "127.0.0.1:0"
 
 
@@ -88,6 +93,20 @@ def render_config(plugin_dir, cache_dir, openai_base_url, settings):
     for provider_id, table in providers.items():
         lines += ["", f"[providers.{provider_id}]"]
         lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
+    cache = dict(settings.cache)
+    if cache.get("backend", "disk") == "disk":
+        cache.setdefault("dir", str(Path(cache_dir).parent / "audio-cache"))
+    lines += ["", "[cache]"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in cache.items() if not isinstance(value, dict)]
+    for key, value in cache.items():
+        if isinstance(value, dict):
+            lines += ["", f"[cache.{key}]"]
+            lines += [f"{name} = {toml_value(item)}" for name, item in value.items()]
+    usage = dict(settings.usage)
+    if usage.get("backend", "embedded") == "embedded":
+        usage.setdefault("path", str(Path(cache_dir).parent / "usage.redb"))
+    lines += ["", "[usage]"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in usage.items()]
     lines += ["", "[resilience]"]
     lines += [f"{key} = {toml_value(value)}" for key, value in settings.resilience.items()]
     if settings.extra_toml:

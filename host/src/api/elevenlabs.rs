@@ -143,6 +143,7 @@ pub fn parse_speech_request(
         timestamps: route.timestamps(),
         options: if options.is_empty() { None } else { Some(options) },
         options_provider: Some(ELEVENLABS_PROVIDER),
+        cache: Default::default(),
     })
 }
 

@@ -82,11 +82,17 @@ impl From<&SpeakError> for ApiError {
             }
             SpeakError::Internal(_) => ApiError::new(500, Blame::Gateway, "internal_error", error.to_string()),
             SpeakError::Forbidden(_) => ApiError::new(403, Blame::Client, "permission_denied", error.to_string()),
+            SpeakError::ClientLimit { retry_after_seconds, .. } => {
+                let mut api_error = ApiError::new(429, Blame::RateLimit, "client_limit_exceeded", error.to_string());
+                api_error.retry_after = Some(*retry_after_seconds);
+                api_error
+            }
         }
     }
 }
 
-fn synthesis_error(error: &SynthesisError) -> ApiError {
+/// Classifies one failed attempt as the client would see it.
+pub fn synthesis_error(error: &SynthesisError) -> ApiError {
     let message = error.to_string();
     match error {
         SynthesisError::Provider { provider, error } => provider_error(provider, error),

@@ -128,6 +128,7 @@ pub fn parse_speech_request(body: &[u8]) -> Result<OpenAiSpeech, InvalidRequest>
         timestamps: false,
         options,
         options_provider: None,
+        cache: Default::default(),
     };
     Ok(OpenAiSpeech { request, stream_format })
 }

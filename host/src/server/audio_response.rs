@@ -15,6 +15,9 @@ use http_body_util::{BodyExt, Full};
 use super::{Body, BoxError, Streaming};
 use crate::api::{elevenlabs, openai};
 use crate::audio::content_type;
+use std::sync::Arc;
+
+use crate::delivery::{CacheStatus, Delivery, DeliverySink};
 use crate::synthesis::{AudioBody, AudioStream, Synthesized};
 
 /// How audio bytes are wrapped on the way to the client.
@@ -57,13 +60,30 @@ impl Framing {
 /// Chunk size for framed events made from a complete clip.
 const EVENT_CHUNK_BYTES: usize = 16 * 1024;
 
-/// Builds the response for a successful synthesis.
-pub fn audio_response(synthesized: Synthesized, framing: Framing, request_id: &str, started: Instant) -> Response<Body> {
-    let Synthesized { provider, model, format, body, billed_characters, alignment, attempts } = synthesized;
+/// The most audio a stream keeps a copy of for the cache and for usage. A longer stream is
+/// still sent in full, but neither cached nor timed.
+const MAX_TEE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Builds the response for a successful synthesis. `sink` accounts for it once the audio has
+/// been sent, or has failed to be.
+pub fn audio_response(
+    synthesized: Synthesized,
+    framing: Framing,
+    request_id: &str,
+    started: Instant,
+    sink: &Arc<DeliverySink>,
+) -> Response<Body> {
+    let Synthesized { provider, model, format, body, billed_characters, alignment, attempts, delivery } = synthesized;
+    let cache_status = delivery.as_ref().map_or(CacheStatus::Bypass, |delivery| delivery.cache_status);
     let mut builder = Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, framing.content_type(content_type(format.container)));
+        .header(header::CONTENT_TYPE, framing.content_type(content_type(format.container)))
+        .header("x-cache", cache_status.name());
     builder = with_outcome_headers(builder, &provider, &model, attempts);
+    sink.metrics
+        .time_to_first_byte
+        .get_or_create(&crate::metrics::provider(&provider))
+        .observe(started.elapsed().as_secs_f64());
     if let Some(characters) = billed_characters {
         builder = builder.header("x-voxgate-billed-characters", characters);
     }
@@ -71,6 +91,9 @@ pub fn audio_response(synthesized: Synthesized, framing: Framing, request_id: &s
     let response = match body {
         AudioBody::Complete(bytes) => {
             tracing::info!(bytes = bytes.len(), "audio complete");
+            if let Some(delivery) = delivery {
+                sink.finish(delivery, Some(bytes.clone()));
+            }
             let bytes = match framing {
                 Framing::Raw => bytes,
                 // A complete clip with its alignment is one line, as ElevenLabs sends it.
@@ -97,6 +120,8 @@ pub fn audio_response(synthesized: Synthesized, framing: Framing, request_id: &s
                 request_id: request_id.to_string(),
                 span: tracing::Span::current(),
                 done: false,
+                tee: Some(BytesMut::new()),
+                delivery: delivery.map(|delivery| (sink.clone(), delivery)),
             };
             builder.extension(Streaming).body(UnsyncBoxBody::new(body))
         }
@@ -130,6 +155,28 @@ struct LoggedStream {
     request_id: String,
     span: tracing::Span,
     done: bool,
+    /// A copy of the audio for the cache and usage, dropped past `MAX_TEE_BYTES`.
+    tee: Option<BytesMut>,
+    delivery: Option<(Arc<DeliverySink>, Delivery)>,
+}
+
+impl LoggedStream {
+    /// Accounts for the response: with the whole audio when it ended cleanly.
+    fn finish(&mut self, completed: bool) {
+        let Some((sink, mut delivery)) = self.delivery.take() else {
+            return;
+        };
+        let audio = match (completed, self.tee.take()) {
+            (true, Some(tee)) => Some(tee.freeze()),
+            (true, None) => {
+                // Too long to keep: count it, but neither cache nor time it.
+                delivery.cache_key = None;
+                Some(Bytes::new())
+            }
+            (false, _) => None,
+        };
+        sink.finish(delivery, audio);
+    }
 }
 
 impl http_body::Body for LoggedStream {
@@ -142,10 +189,18 @@ impl http_body::Body for LoggedStream {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
                 this.bytes += chunk.len() as u64;
+                if let Some(tee) = &mut this.tee {
+                    if tee.len() + chunk.len() > MAX_TEE_BYTES {
+                        this.tee = None;
+                    } else {
+                        tee.extend_from_slice(&chunk);
+                    }
+                }
                 Poll::Ready(Some(Ok(Frame::data(this.framing.frame(chunk)))))
             }
             Poll::Ready(Some(Err(error))) => {
                 this.done = true;
+                this.finish(false);
                 this.span.in_scope(|| {
                     tracing::warn!(
                         id = %this.request_id,
@@ -161,6 +216,7 @@ impl http_body::Body for LoggedStream {
                     return Poll::Ready(None);
                 }
                 this.done = true;
+                this.finish(true);
                 this.span.in_scope(|| {
                     tracing::info!(
                         status = 200,
@@ -177,6 +233,7 @@ impl http_body::Body for LoggedStream {
 
 impl Drop for LoggedStream {
     fn drop(&mut self) {
+        self.finish(false);
         if !self.done {
             self.span.in_scope(|| tracing::info!(bytes = self.bytes, "client went away before the audio ended"));
         }

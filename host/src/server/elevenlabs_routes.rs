@@ -14,6 +14,7 @@ use super::{Api, Body, error_response, json_response, read_body};
 use crate::api::elevenlabs::{self, Route};
 use crate::api::errors::ApiError;
 use crate::auth::Client;
+use crate::delivery::CachePolicy;
 use crate::gateway::Gateway;
 use crate::speech::{SpeakError, SpeechRequest};
 use crate::plugin::wit::ProviderError;
@@ -35,11 +36,12 @@ pub async fn speech(
     };
     let voice = voice.to_string();
     let query = request.uri().query().map(str::to_string);
+    let cache = CachePolicy::from_headers(request.headers());
     let body = match read_body(request, max_request_bytes).await {
         Ok(body) => body,
         Err(error) => return error_response(Api::ElevenLabs, &error),
     };
-    let speech = match elevenlabs::parse_speech_request(&voice, query.as_deref(), &body, route) {
+    let mut speech = match elevenlabs::parse_speech_request(&voice, query.as_deref(), &body, route) {
         Ok(speech) => speech,
         Err(invalid) => {
             tracing::info!(code = invalid.code, error = %invalid.message, "invalid request");
@@ -47,6 +49,7 @@ pub async fn speech(
         }
     };
 
+    speech.cache = cache;
     let synthesized = match speak_with_optional_timestamps(gateway, client, speech).await {
         Ok(synthesized) => synthesized,
         Err(error) => {
@@ -59,9 +62,11 @@ pub async fn speech(
     span.record("model", synthesized.model.as_str());
 
     match route {
-        Route::Convert | Route::Stream => audio_response(synthesized, Framing::Raw, request_id, started),
-        Route::StreamWithTimestamps => audio_response(synthesized, Framing::ElevenLabsLines, request_id, started),
-        Route::WithTimestamps => timestamps_response(synthesized).await,
+        Route::Convert | Route::Stream => audio_response(synthesized, Framing::Raw, request_id, started, gateway.sink()),
+        Route::StreamWithTimestamps => {
+            audio_response(synthesized, Framing::ElevenLabsLines, request_id, started, gateway.sink())
+        }
+        Route::WithTimestamps => timestamps_response(gateway, synthesized).await,
     }
 }
 
@@ -84,21 +89,28 @@ async fn speak_with_optional_timestamps(gateway: &Gateway, client: &Client, spee
 }
 
 /// `/with-timestamps` answers one JSON object, so a streamed clip is read whole first.
-async fn timestamps_response(synthesized: Synthesized) -> Response<Body> {
+async fn timestamps_response(gateway: &Gateway, mut synthesized: Synthesized) -> Response<Body> {
     let provider = synthesized.provider.clone();
     let model = synthesized.model.clone();
+    let delivery = synthesized.delivery.take();
     let audio = match synthesized.body {
         AudioBody::Complete(bytes) => bytes,
         AudioBody::Stream(stream) => match stream.collect().await {
             Ok(bytes) => bytes,
             Err(error) => {
                 tracing::warn!(%error, "audio stream failed");
+                if let Some(delivery) = delivery {
+                    gateway.sink().finish(delivery, None);
+                }
                 let error = ApiError::new(502, crate::api::errors::Blame::Upstream, "upstream_connection_failed", error.to_string());
                 return error_response(Api::ElevenLabs, &error);
             }
         },
     };
     tracing::info!(bytes = audio.len(), "audio complete");
+    if let Some(delivery) = delivery {
+        gateway.sink().finish(delivery, Some(audio.clone()));
+    }
     let body = elevenlabs::timestamps_body(&audio, synthesized.alignment.as_ref()).to_string();
     let mut builder = Response::builder().status(StatusCode::OK).header(http::header::CONTENT_TYPE, "application/json");
     builder = with_outcome_headers(builder, &provider, &model, synthesized.attempts);

@@ -13,6 +13,7 @@ use crate::api::errors::ApiError;
 use crate::api::openai::{self, StreamFormat};
 use crate::audio::container_name;
 use crate::auth::Client;
+use crate::delivery::CachePolicy;
 use crate::gateway::Gateway;
 use crate::routing::BreakerState;
 
@@ -25,6 +26,7 @@ pub async fn speech(
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
+    let headers = request.headers().clone();
     let body = match read_body(request, max_request_bytes).await {
         Ok(body) => body,
         Err(error) => return error_response(Api::OpenAi, &error),
@@ -36,6 +38,8 @@ pub async fn speech(
             return error_response(Api::OpenAi, &ApiError::from(&invalid));
         }
     };
+    let mut speech = speech;
+    speech.request.cache = CachePolicy::from_headers(&headers);
     let framing = match speech.stream_format {
         StreamFormat::Audio => Framing::Raw,
         StreamFormat::Sse => Framing::OpenAiEvents,
@@ -46,7 +50,7 @@ pub async fn speech(
             let span = tracing::Span::current();
             span.record("provider", synthesized.provider.as_str());
             span.record("model", synthesized.model.as_str());
-            audio_response(synthesized, framing, request_id, started)
+            audio_response(synthesized, framing, request_id, started, gateway.sink())
         }
         Err(error) => {
             tracing::warn!(error = %error, "speech request failed");
