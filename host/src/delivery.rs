@@ -133,21 +133,27 @@ impl DeliverySink {
             now_unix(),
             delivery.ttl_seconds,
         ));
-        if let Some(flight) = delivery.flight.take() {
-            flight.complete(entry.clone());
-        }
-        if let (Some(cache), Some(key)) = (&self.cache, delivery.cache_key.take()) {
-            let cache = cache.clone();
-            let metrics = self.metrics.clone();
-            tokio::spawn(async move {
-                match cache.put(&key, &entry).await {
-                    Ok(()) => {
-                        metrics.cache_bytes_stored.inc_by(entry.data.len() as u64);
-                    }
-                    Err(error) => tracing::warn!(error = %error, provider = %key.provider, "storing audio in the cache failed"),
+        // The flight stays open until the entry is stored, so that a request arriving in
+        // between joins it instead of missing the cache and synthesizing again.
+        let flight = delivery.flight.take();
+        let (Some(cache), Some(key)) = (self.cache.clone(), delivery.cache_key.take()) else {
+            if let Some(flight) = flight {
+                flight.complete(entry);
+            }
+            return;
+        };
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            match cache.put(&key, &entry).await {
+                Ok(()) => {
+                    metrics.cache_bytes_stored.inc_by(entry.data.len() as u64);
                 }
-            });
-        }
+                Err(error) => tracing::warn!(error = %error, provider = %key.provider, "storing audio in the cache failed"),
+            }
+            if let Some(flight) = flight {
+                flight.complete(entry);
+            }
+        });
     }
 }
 

@@ -406,8 +406,10 @@ impl Gateway {
                 }
                 Join::Follower(receiver) => {
                     if let Some(audio) = wait(receiver).await {
+                        // Served without a provider call, as a hit is.
                         tracing::info!(candidate = %candidate.label(), "answered by an identical request in flight");
-                        return Lookup::Served(Box::new(self.from_cache(candidate, &audio, request, client, CacheStatus::Miss)));
+                        self.metrics().cache_lookups.get_or_create(&CacheLabels { result: "coalesced".into() }).inc();
+                        return Lookup::Served(Box::new(self.from_cache(candidate, &audio, request, client, CacheStatus::Hit)));
                     }
                     // The leader failed; look again, and lead if nobody else does.
                 }
