@@ -13,12 +13,13 @@ PLUGIN_DIR  := target/plugins
 TEST_PLUGIN_DIR := target/test-plugins
 # The host's own target triple, for native unit tests of plugin crates.
 HOST_TRIPLE := $(shell rustc -vV | sed -n 's/^host: //p')
-DEBIAN_PACKAGES := espeak-ng sox ffmpeg ca-certificates
+DEBIAN_PACKAGES := espeak-ng sox ffmpeg ca-certificates redis-server
 
 .PHONY: setup build build-host build-plugins test test-rust test-plugins test-python run demo clean
 
 ## Install everything a fresh machine lacks: the wasm target, Debian packages for the
-## emulators' audio, and a Python virtual environment with the official SDKs.
+## emulators' audio and for Redis, and a Python virtual environment with the official SDKs
+## and moto's S3 server.
 setup:
 	rustup target add wasm32-wasip2
 	@missing=""; for pkg in $(DEBIAN_PACKAGES); do \
@@ -32,6 +33,7 @@ setup:
 	fi
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+	@$(MAKE) --no-print-directory check-test-servers
 
 ## Build the gateway and every plugin, and lay the components out by plugin id.
 build: build-host build-plugins
@@ -56,6 +58,16 @@ test: build test-rust test-plugins test-python
 test-rust:
 	cargo test -p voxgate
 
+# The cache and usage tests start redis-server and moto_server on loopback. A test whose
+# server is missing would skip, so check here and let the tests fail instead of skipping.
+export VOXGATE_REQUIRE_TEST_SERVERS := 1
+test-rust: check-test-servers
+
+.PHONY: check-test-servers
+check-test-servers:
+	@command -v redis-server >/dev/null || { echo "redis-server is not installed: run 'make setup'" >&2; exit 1; }
+	@test -x $(VENV)/bin/moto_server || { echo "$(VENV)/bin/moto_server is missing: run 'make setup'" >&2; exit 1; }
+
 test-plugins:
 	cd plugins && cargo test --workspace --target $(HOST_TRIPLE)
 
@@ -77,3 +89,22 @@ demo: build
 clean:
 	cargo clean
 	cd plugins && cargo clean
+
+## Plugins written in other languages (plugins/polyglot/), each built with its own toolchain
+## from a package registry: `make setup` installs the tools, `make build` the components.
+POLYGLOT_DIR := target/polyglot
+OPENAI_JS    := plugins/polyglot/openai-js
+
+.PHONY: setup-polyglot build-polyglot
+setup: setup-polyglot
+build: build-polyglot
+
+setup-polyglot:
+	cd $(OPENAI_JS) && npm ci --no-audit --no-fund --loglevel=error
+
+build-polyglot: $(POLYGLOT_DIR)/openai-js.wasm
+
+$(POLYGLOT_DIR)/openai-js.wasm: $(OPENAI_JS)/src/provider.js $(OPENAI_JS)/build.sh $(OPENAI_JS)/package-lock.json wit/provider.wit
+	@test -x $(OPENAI_JS)/node_modules/.bin/componentize-js || { echo "componentize-js is missing: run 'make setup'" >&2; exit 1; }
+	$(OPENAI_JS)/build.sh $@
+	@echo "polyglot    $@"

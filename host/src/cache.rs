@@ -42,7 +42,7 @@ pub enum AudioCache {
     S3(S3Cache),
 }
 
-/// How full the cache is.
+/// Counts of a cache's entries and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheStats {
     /// `disk` or `s3`.
@@ -55,7 +55,7 @@ pub struct CacheStats {
     pub max_bytes: Option<u64>,
 }
 
-/// What a purge removed.
+/// Counts of the entries a purge deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PurgeReport {
     pub entries: u64,
@@ -82,9 +82,9 @@ pub enum CacheError {
 }
 
 impl AudioCache {
-    /// Opens the configured backend. Synchronous: the disk backend scans its folder to
-    /// build its index (and removes temporary files a crash left); the S3 backend only
-    /// builds a client and makes no request until the first `get` or `put`.
+    /// Opens the configured backend. This is synchronous. The disk backend scans its folder
+    /// to build its index and removes temporary files that a crash left. The S3 backend only
+    /// builds a client and sends no request until the first `get` or `put`.
     pub fn open(config: &CacheConfig) -> Result<AudioCache, CacheError> {
         match config.backend {
             CacheBackend::Disk => Ok(AudioCache::Disk(DiskCache::open(&config.dir, config.max_bytes, config.ttl_seconds)?)),
@@ -141,7 +141,7 @@ impl AudioCache {
         }
     }
 
-    /// The configured time to live, for building entries with [`CachedAudio::new`].
+    /// Returns the configured time to live, for building entries with [`CachedAudio::new`].
     pub fn ttl_seconds(&self) -> u64 {
         match self {
             AudioCache::Disk(disk) => disk.ttl_seconds(),
@@ -150,13 +150,14 @@ impl AudioCache {
     }
 }
 
-/// Whether an entry may no longer be served at `now_unix`: past its own expiry, or older
-/// than the configured TTL (which may have been lowered since the entry was stored).
+/// Checks whether an entry may no longer be served at `now_unix`, because it is past its own
+/// expiry or older than the configured TTL. The TTL may have been lowered since the entry was
+/// stored.
 pub(crate) fn is_expired(audio_created: u64, audio_expires: u64, ttl_seconds: u64, now_unix: u64) -> bool {
     now_unix >= audio_expires || now_unix >= audio_created.saturating_add(ttl_seconds)
 }
 
-/// The current time in Unix seconds; 0 if the clock is before 1970.
+/// Returns the current time in Unix seconds, or 0 if the clock is before 1970.
 pub(crate) fn now_unix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long a server may take to answer its readiness probe. moto imports Flask and boto
+/// How long a server may take to pass its readiness probe. moto imports Flask and boto
 /// first, which took up to 2 s on a loaded 2-core machine; the margin covers heavier load.
 /// This bounds a hung start, it is not a performance check.
 const START_DEADLINE: Duration = Duration::from_secs(60);
@@ -27,7 +27,7 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// The server's combined stdout and stderr so far, for failure messages.
+    /// Reads the server's combined stdout and stderr so far, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.workdir.path().join("server.log")).unwrap_or_default()
     }
@@ -143,7 +143,7 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Sends a bodiless HTTP/1.0 request and returns the status code, or `None` when nothing
-/// answers.
+/// responds.
 pub fn http_status(addr: SocketAddr, method: &str, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;

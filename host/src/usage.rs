@@ -1,7 +1,7 @@
 //! Usage accounting and shared rate-limit counters.
 //!
 //! [`UsageStore`] adds each [`UsageRecord`] into an hourly bucket per client key, provider
-//! and model, answers totals over a time range, keeps a running cost per client key and
+//! and model, returns totals over a time range, keeps a running cost per client key and
 //! UTC calendar month for budgets, and counts requests per client key and minute for rate
 //! limits. The embedded backend ([`embedded`]) keeps totals in a redb file and counters in
 //! memory; the Redis backend ([`redis_store`]) shares both between gateway instances.
@@ -28,7 +28,7 @@ pub use rate::RateDecision;
 use embedded::EmbeddedStore;
 use redis_store::RedisStore;
 
-/// What one request (or one part of one) used.
+/// Usage of one request, or of one part of a split request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageRecord {
     /// When it happened, Unix seconds; it counts in the UTC hour that contains it.
@@ -42,13 +42,13 @@ pub struct UsageRecord {
     pub characters: u64,
     /// Duration of the audio sent, in milliseconds.
     pub audio_ms: u64,
-    /// Requests answered from the cache (also counted in `requests`).
+    /// Requests served from the cache (also counted in `requests`).
     pub cache_hits: u64,
     /// Estimated cost in millionths of a US dollar, from the plugin's prices.
     pub cost_micro_usd: u64,
 }
 
-/// Which usage to total. Every `None` matches everything.
+/// Selection of the usage to total. Every `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageFilter {
     pub client_key: Option<String>,
@@ -97,9 +97,9 @@ pub enum UsageStore {
 }
 
 impl UsageStore {
-    /// Opens the configured backend. Synchronous: the embedded backend opens (or creates)
-    /// its file; the Redis backend connects on first use, so call [`UsageStore::ping`] at
-    /// start-up to find a wrong URL early.
+    /// Opens the configured backend. This is synchronous. The embedded backend opens or
+    /// creates its file. The Redis backend connects on first use, so call
+    /// [`UsageStore::ping`] at start-up to find a wrong URL early.
     pub fn open(config: &UsageConfig) -> Result<UsageStore, UsageError> {
         match config.backend {
             UsageBackend::Embedded => Ok(UsageStore::Embedded(EmbeddedStore::open(&config.path)?)),
@@ -124,7 +124,7 @@ impl UsageStore {
         }
     }
 
-    /// The cost recorded for `client_key` in the UTC calendar month that contains
+    /// Returns the cost recorded for `client_key` in the UTC calendar month that contains
     /// `now_unix`, in millionths of a US dollar.
     pub async fn month_cost_micro_usd(&self, client_key: &str, now_unix: u64) -> Result<u64, UsageError> {
         match self {
@@ -142,7 +142,7 @@ impl UsageStore {
         }
     }
 
-    /// Checks that the store answers.
+    /// Checks that the store responds.
     pub async fn ping(&self) -> Result<(), UsageError> {
         match self {
             UsageStore::Embedded(_) => Ok(()),
@@ -191,7 +191,7 @@ impl Totals {
     }
 }
 
-/// Whether a bucket's dimensions pass the filter's client key, provider and model.
+/// Checks a bucket's dimensions against the filter's client key, provider and model.
 pub(crate) fn matches(filter: &UsageFilter, client_key: &str, provider: &str, model: &str) -> bool {
     filter.client_key.as_deref().is_none_or(|wanted| wanted == client_key)
         && filter.provider.as_deref().is_none_or(|wanted| wanted == provider)

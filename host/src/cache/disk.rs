@@ -216,7 +216,7 @@ impl Shared {
         report
     }
 
-    /// Evicts down to the cap; returns how many entries went.
+    /// Evicts entries down to the cap and returns how many were evicted.
     fn evict(&self) -> usize {
         let evicted = self.lock().evict_to(self.max_bytes);
         self.remove_evicted(evicted)

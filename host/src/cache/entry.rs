@@ -18,8 +18,8 @@
 //!   77+n     2  container length m, then m bytes of UTF-8
 //! ```
 //!
-//! A reader skips header bytes past the fields it knows, so a later version 1 writer may
-//! append fields; a change to existing fields needs version 2.
+//! A reader skips header bytes past the fields it reads, so a later version 1 writer may
+//! append fields. A change to existing fields needs version 2.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use sha2::{Digest, Sha256};
@@ -28,14 +28,14 @@ const MAGIC: &[u8; 8] = b"VOXAUDIO";
 const VERSION: u16 = 1;
 /// Bytes before the two variable-length strings.
 const FIXED_HEADER_LEN: usize = 75;
-/// The longest header a reader accepts. Two short strings fit in far less; the cap keeps
-/// a corrupt length from asking for a large read.
+/// The maximum header length a reader accepts. Two short strings fit in far less, and the
+/// cap keeps a corrupt length from causing a large read.
 pub(crate) const MAX_HEADER_LEN: usize = 4096;
 
 /// Audio as the cache stores and returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedAudio {
-    /// The `Content-Type` to answer with, such as `audio/mpeg`.
+    /// The `Content-Type` of the response, such as `audio/mpeg`.
     pub content_type: String,
     /// Lowercase container name, such as `mp3`.
     pub container: String,
@@ -69,7 +69,8 @@ impl CachedAudio {
     }
 }
 
-/// Why stored bytes are not a valid entry. Each case means the entry must not be served.
+/// A reason that stored bytes are not a valid entry. Each case means the entry must not be
+/// served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     #[error("it is {0} bytes long, shorter than a header")]
@@ -88,7 +89,7 @@ pub enum EntryError {
     ChecksumMismatch,
 }
 
-/// What a header says about the entry, without the audio.
+/// The fields of an entry's header, without the audio.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EntryHeader {
     pub header_len: usize,
@@ -239,7 +240,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+/// Returns the longest prefix of `text` of at most `max` bytes that ends on a character
+/// boundary.
 fn truncate_utf8(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;

@@ -12,10 +12,10 @@
 //!   f32              its IEEE 754 bits, 4 bytes big-endian
 //! ```
 //!
-//! Before encoding, the text is normalised (Unicode NFC, trimmed, each run of whitespace
-//! collapsed to one space), the container and language are lowercased, a speed of -0.0
-//! becomes 0.0, and `options` is re-serialised as compact JSON with sorted keys (`{}`
-//! counts as empty). Normalising only ever merges requests that yield the same audio.
+//! Before encoding, the text is normalised: Unicode NFC, trimmed, and each run of whitespace
+//! collapsed to one space. The container and language are lowercased, and a speed of -0.0
+//! becomes 0.0. `options` is re-serialised as compact JSON with sorted keys, and `{}` counts
+//! as empty. Normalising only ever merges requests that yield the same audio.
 //! Changing the encoding or the normalisation needs a new version byte, which makes every
 //! old entry a miss.
 
@@ -74,13 +74,13 @@ impl CacheKey {
 
     /// Returns the entry's path in a store, `tts/{provider}/{digest}`. A provider id
     /// outside `[a-z0-9-]` has those characters replaced by `_`, so the path never leaves
-    /// its folder; the digest still tells such providers apart.
+    /// its folder. The digest still differs between such providers.
     pub fn object_path(&self) -> String {
         format!("tts/{}/{}", path_safe_provider(&self.provider), self.digest())
     }
 }
 
-/// The provider id as a path segment: `[a-z0-9-]` kept, anything else `_`.
+/// Converts a provider id to a path segment: `[a-z0-9-]` kept, anything else `_`.
 pub(crate) fn path_safe_provider(provider: &str) -> String {
     if provider.is_empty() {
         return "_".to_string();
@@ -91,7 +91,7 @@ pub(crate) fn path_safe_provider(provider: &str) -> String {
         .collect()
 }
 
-/// Whether `provider` is a valid provider id, `[a-z0-9-]+`.
+/// Checks that `provider` is a valid provider id, `[a-z0-9-]+`.
 pub(crate) fn is_provider_id(provider: &str) -> bool {
     !provider.is_empty() && provider.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }

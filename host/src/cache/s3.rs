@@ -36,14 +36,14 @@ impl S3Cache {
     /// Builds a client for the configured bucket. Makes no request.
     ///
     /// Credentials always come from the two configured environment variables and are
-    /// passed as a static credential provider, so the client never falls back to AWS's
-    /// instance metadata, container or web identity providers; and the endpoint is always
-    /// explicit, so it never addresses AWS by default.
+    /// passed as a static credential provider. So the client never falls back to AWS's
+    /// instance metadata, container or web identity providers. The endpoint is always
+    /// explicit, so the client never addresses AWS by default.
     pub fn open(config: &S3Config, ttl_seconds: u64) -> Result<S3Cache, CacheError> {
         Self::open_with(config, ttl_seconds, |variable| std::env::var(variable).ok())
     }
 
-    /// Like [`S3Cache::open`], reading environment variables through `lookup`.
+    /// Opens like [`S3Cache::open`], but reads environment variables through `lookup`.
     pub fn open_with(
         config: &S3Config,
         ttl_seconds: u64,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use serde::Deserialize;
 
-/// Where cached audio lives, and for how long.
+/// Storage and lifetime of cached audio.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
@@ -27,7 +27,7 @@ pub struct CacheConfig {
     pub s3: S3Config,
 }
 
-/// Which store holds cached audio.
+/// The store for cached audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheBackend {
@@ -41,7 +41,7 @@ impl Default for CacheConfig {
             enabled: true,
             backend: CacheBackend::Disk,
             dir: PathBuf::from("target/voxgate-cache/audio"),
-            // 1 GiB holds about 10,000 clips of 30 s at 128 kbit/s mp3.
+            // 1 GiB fits about 10,000 clips of 30 s at 128 kbit/s mp3.
             max_bytes: 1024 * 1024 * 1024,
             // 30 days: long enough to absorb repeated prompts, short enough that a
             // provider's improved voices reach clients within a month.
@@ -67,9 +67,9 @@ pub struct S3Config {
     pub prefix: String,
     /// Accept an `http://` endpoint. Only for a store on a trusted network or loopback.
     pub allow_http: bool,
-    /// Environment variable that holds the access key id.
+    /// Environment variable that contains the access key id.
     pub access_key_env: String,
-    /// Environment variable that holds the secret access key.
+    /// Environment variable that contains the secret access key.
     pub secret_key_env: String,
     /// Time to open a connection to the store, in milliseconds.
     pub connect_timeout_ms: u64,
@@ -157,7 +157,7 @@ impl S3Config {
         Ok(())
     }
 
-    /// The prefix without leading or trailing slashes; empty for none.
+    /// Returns the prefix without leading or trailing slashes, or an empty string for none.
     pub fn normalized_prefix(&self) -> String {
         self.prefix.split('/').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("/")
     }
@@ -210,6 +210,28 @@ mod tests {
 
         let error = parse(&format!("{base}prefix = \"a/../b\"\n")).unwrap_err().to_string();
         assert!(error.contains("cache.s3.prefix"), "{error}");
+    }
+
+    #[test]
+    fn example_file_shows_defaults() {
+        let example = include_str!("../../../voxgate.example.toml");
+        let value: toml::Table = toml::from_str(example).unwrap();
+        let cache: CacheConfig = value["cache"].clone().try_into().unwrap();
+        let defaults = CacheConfig::default();
+
+        assert_eq!(cache.enabled, defaults.enabled);
+        assert_eq!(cache.backend, defaults.backend);
+        assert_eq!(cache.dir, defaults.dir);
+        assert_eq!(cache.max_bytes, defaults.max_bytes);
+        assert_eq!(cache.ttl_seconds, defaults.ttl_seconds);
+        assert_eq!(cache.s3.region, defaults.s3.region);
+        assert_eq!(cache.s3.prefix, defaults.s3.prefix);
+        assert_eq!(cache.s3.allow_http, defaults.s3.allow_http);
+        assert_eq!(cache.s3.access_key_env, defaults.s3.access_key_env);
+        assert_eq!(cache.s3.secret_key_env, defaults.s3.secret_key_env);
+        assert_eq!(cache.s3.connect_timeout_ms, defaults.s3.connect_timeout_ms);
+        assert_eq!(cache.s3.timeout_ms, defaults.s3.timeout_ms);
+        assert_eq!(cache.s3.max_retries, defaults.s3.max_retries);
     }
 
     #[test]

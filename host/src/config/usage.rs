@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use serde::Deserialize;
 
-/// Where usage totals and rate-limit counters live.
+/// Storage of usage totals and rate-limit counters.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UsageConfig {
@@ -18,7 +18,7 @@ pub struct UsageConfig {
     /// URL of the Redis server, `redis://[:PASSWORD@]HOST[:PORT][/DB]`. Ignored when
     /// `redis_url_env` is set.
     pub redis_url: String,
-    /// Environment variable that holds the Redis URL, for URLs that contain a password.
+    /// Environment variable that contains the Redis URL, for URLs with a password.
     /// Empty to use `redis_url`.
     pub redis_url_env: String,
     /// Prefix of every Redis key the gateway writes, so one Redis can serve several
@@ -31,7 +31,7 @@ pub struct UsageConfig {
     pub redis_timeout_ms: u64,
 }
 
-/// Which store holds usage totals.
+/// The store for usage totals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UsageBackend {
@@ -57,7 +57,7 @@ impl Default for UsageConfig {
 }
 
 impl UsageConfig {
-    /// The timeout for connecting to Redis and for each reply.
+    /// Returns the timeout for connecting to Redis and for each reply.
     pub fn redis_timeout(&self) -> Duration {
         Duration::from_millis(self.redis_timeout_ms)
     }
@@ -97,6 +97,22 @@ mod tests {
         assert_eq!(config.backend, UsageBackend::Embedded);
         assert_eq!(config.path, PathBuf::from("target/voxgate-usage.redb"));
         assert_eq!(config.redis_prefix, "voxgate:");
+    }
+
+    #[test]
+    fn example_file_shows_defaults() {
+        let example = include_str!("../../../voxgate.example.toml");
+        let value: toml::Table = toml::from_str(example).unwrap();
+        let usage: UsageConfig = value["usage"].clone().try_into().unwrap();
+        let defaults = UsageConfig::default();
+
+        assert_eq!(usage.backend, defaults.backend);
+        assert_eq!(usage.path, defaults.path);
+        assert_eq!(usage.redis_url, defaults.redis_url);
+        assert_eq!(usage.redis_url_env, defaults.redis_url_env);
+        assert_eq!(usage.redis_prefix, defaults.redis_prefix);
+        assert_eq!(usage.redis_retention_days, defaults.redis_retention_days);
+        assert_eq!(usage.redis_timeout_ms, defaults.redis_timeout_ms);
     }
 
     #[test]

@@ -3,19 +3,20 @@
 const HOUR: u64 = 3600;
 const DAY: u64 = 24 * HOUR;
 
-/// The start of the UTC hour that contains `unix`.
+/// Returns the start of the UTC hour that contains `unix`.
 pub fn hour_start(unix: u64) -> u64 {
     unix - unix % HOUR
 }
 
-/// The start of the UTC calendar month that contains `unix`, and the start of the next.
+/// Returns the start of the UTC calendar month that contains `unix`, and the start of the
+/// next.
 pub fn month_bounds(unix: u64) -> (u64, u64) {
     let (year, month, _) = civil_from_days(unix / DAY);
     let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
     (days_from_civil(year, month, 1) * DAY, days_from_civil(next_year, next_month, 1) * DAY)
 }
 
-/// The month that contains `unix` as `YYYY-MM`.
+/// Formats the month that contains `unix` as `YYYY-MM`.
 pub fn month_label(unix: u64) -> String {
     let (year, month, _) = civil_from_days(unix / DAY);
     format!("{year:04}-{month:02}")
@@ -80,7 +81,8 @@ mod tests {
         // 1970 to past 2400, so both century rules and the 400-year rule are crossed.
         for days in 0..160_000 {
             let (year, month, day) = civil_from_days(days);
-            assert!((1..=12).contains(&month) && (1..=31).contains(&day), "day {days}");
+            assert!((1..=12).contains(&month), "day {days}");
+            assert!((1..=31).contains(&day), "day {days}");
             assert_eq!(days_from_civil(year, month, day), days, "{year}-{month}-{day}");
         }
     }

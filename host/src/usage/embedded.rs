@@ -1,7 +1,7 @@
 //! The embedded backend: usage totals in a redb file, rate-limit counters in memory.
 //!
 //! Two tables. `usage_hourly_v1` maps (hour start, client key, provider, model) to the
-//! five counters of [`Totals`]; hour first, so a time range is one ordered scan.
+//! five counters of [`Totals`]. The hour comes first, so a time range is one ordered scan.
 //! `month_cost_v1` maps (month start, client key) to the month's cost, so a budget check
 //! reads one row instead of a month of buckets. Every record is one transaction,
 //! committed durably before `record` returns.

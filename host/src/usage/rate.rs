@@ -17,7 +17,7 @@ pub enum RateDecision {
     Denied { retry_after_seconds: u64 },
 }
 
-/// The minute window that contains `now_unix`.
+/// Returns the minute window that contains `now_unix`.
 pub fn window(now_unix: u64) -> u64 {
     now_unix / 60
 }

@@ -185,8 +185,8 @@ impl RedisStore {
         Ok(())
     }
 
-    /// The shared connection, opened on first use. A failed open is retried by the next
-    /// call; once open, the manager reconnects by itself.
+    /// Returns the shared connection, opened on first use. The next call retries a failed
+    /// open. Once open, the manager reconnects by itself.
     async fn connection(&self) -> Result<ConnectionManager, UsageError> {
         let connection = self
             .connection
@@ -256,7 +256,7 @@ fn unescape(part: &str) -> Option<String> {
     Some(out)
 }
 
-/// The URL with its password replaced by `***`, safe for logs and messages.
+/// Replaces the URL's password with `***`, so the URL is safe for logs and messages.
 pub(crate) fn redact_url(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url) else {
         return "(a Redis URL that does not parse)".to_string();

@@ -31,7 +31,8 @@ fn embedded(dir: &tempfile::TempDir) -> UsageStore {
     UsageStore::open(&config).unwrap()
 }
 
-/// A Redis store on a fresh server, or `None` when redis-server is missing.
+/// Starts a fresh redis-server and opens a store on it, or returns `None` when redis-server
+/// is missing.
 fn redis(prefix: &str) -> Option<(ServerProcess, UsageStore)> {
     let server = test_servers::start_redis()?;
     let config = UsageConfig {

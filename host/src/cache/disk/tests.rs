@@ -33,7 +33,7 @@ fn open(root: &Path, max_bytes: u64) -> AudioCache {
     AudioCache::Disk(DiskCache::open(root, max_bytes, 30 * DAY).unwrap())
 }
 
-/// Every regular file under `tts/`, with its size.
+/// Lists every regular file under `tts/`, with its size.
 fn files(root: &Path) -> Vec<(String, u64)> {
     let mut found = Vec::new();
     for provider in fs::read_dir(root.join("tts")).unwrap() {
@@ -247,8 +247,8 @@ async fn reopen_rebuilds_index_and_recency() {
             cache.put(key, &audio(&data)).await.unwrap();
         }
     }
-    // Recency across a restart comes from modification times; set them explicitly so the
-    // order does not depend on the clock's resolution: b is the least recently used.
+    // Recency across a restart comes from modification times. Set them explicitly, so the
+    // order does not depend on the clock's resolution. b is the least recently used.
     let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     for (key, offset) in keys.iter().zip([3u64, 1, 2]) {
         let file = File::options().write(true).open(dir.path().join(key.object_path())).unwrap();
