@@ -89,3 +89,22 @@ demo: build
 clean:
 	cargo clean
 	cd plugins && cargo clean
+
+## Plugins written in other languages (plugins/polyglot/), each built with its own toolchain
+## from a package registry: `make setup` installs the tools, `make build` the components.
+POLYGLOT_DIR := target/polyglot
+OPENAI_JS    := plugins/polyglot/openai-js
+
+.PHONY: setup-polyglot build-polyglot
+setup: setup-polyglot
+build: build-polyglot
+
+setup-polyglot:
+	cd $(OPENAI_JS) && npm ci --no-audit --no-fund --loglevel=error
+
+build-polyglot: $(POLYGLOT_DIR)/openai-js.wasm
+
+$(POLYGLOT_DIR)/openai-js.wasm: $(OPENAI_JS)/src/provider.js $(OPENAI_JS)/build.sh $(OPENAI_JS)/package-lock.json wit/provider.wit
+	@test -x $(OPENAI_JS)/node_modules/.bin/componentize-js || { echo "componentize-js is missing: run 'make setup'" >&2; exit 1; }
+	$(OPENAI_JS)/build.sh $@
+	@echo "polyglot    $@"

@@ -30,6 +30,8 @@ TEST_PLUGIN_NAMES = (
     "test-undeclared-host",
     "test-forbidden-import",
     "test-tone",
+    "test-huge-output",
+    "test-second-step-leak",
 )
 
 AUDIO_TOOLS = ("espeak-ng", "ffmpeg", "ffprobe")

@@ -120,10 +120,12 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<()> {
     let mut results = vec![load_result(&summary.file, Status::Passed, Vec::new(), load_time)];
     let folders = discover::case_folders(args.generic.clone(), &summary.id, &args.cases);
     if !folders.iter().any(|folder| folder.label == "generic" && folder.dir.is_dir()) {
-        results.push(setup_failure(format!(
+        let failure = setup_failure(format!(
             "the generic cases were not found in {} above the current folder or the voxgate binary; pass --generic DIR",
             discover::GENERIC_DIR
-        )));
+        ));
+        let _ = write!(stdout, "{}", report::case_lines(&failure));
+        results.push(failure);
     }
 
     let subject = driver::Subject {
@@ -137,7 +139,9 @@ pub fn run(config: &Config, args: &Args) -> anyhow::Result<()> {
         let cases = match discover::load_cases(folder) {
             Ok(cases) => cases,
             Err(error) => {
-                results.push(setup_failure(error.to_string()));
+                let failure = setup_failure(error.to_string());
+                let _ = write!(stdout, "{}", report::case_lines(&failure));
+                results.push(failure);
                 continue;
             }
         };

@@ -1,5 +1,6 @@
 //! Running one case file against the loaded plugin and turning the runs into results.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::plugin::PluginInstance;
@@ -24,11 +25,15 @@ pub struct Runner<'a> {
     /// The operator's settings for the provider, from the configuration file.
     settings: Vec<Setting>,
     faults: usize,
+    /// Whether the first step was `audio`, by settings and request. A `needs_request` case
+    /// for a request already seen to give audio is skipped without calling the plugin, which
+    /// matters for plugins that compute speech in the component.
+    audio_first: HashMap<String, bool>,
 }
 
 impl<'a> Runner<'a> {
     pub fn new(subject: &'a Subject) -> Self {
-        Self { settings: subject.plugin.settings.clone(), subject, faults: 0 }
+        Self { settings: subject.plugin.settings.clone(), subject, faults: 0, audio_first: HashMap::new() }
     }
 
     /// Runs every variant of `loaded` and returns one result per variant.
@@ -89,15 +94,25 @@ impl<'a> Runner<'a> {
         request: &crate::plugin::wit::SynthesisRequest,
     ) -> (Status, Vec<String>, Vec<String>) {
         let case = &loaded.case;
+        let not_applicable = || {
+            let reason = "not applicable: the plugin returns audio without sending a request, so there is no upstream response to play back";
+            vec![reason.to_string()]
+        };
+        let key = format!("{settings:?} {request:?}");
+        if case.needs_request && self.audio_first.get(&key) == Some(&true) {
+            return (Status::Skipped, not_applicable(), Vec::new());
+        }
+
         let first = driver::run(self.subject, info, settings, case, request);
         let mut trace = trace_lines(&first);
+        let audio_first = first.steps.first().is_some_and(|step| step.kind == StepKind::Audio);
+        self.audio_first.insert(key, audio_first);
 
         if matches!(first.outcome, Outcome::Fault(_)) {
             self.faults += 1;
         }
-        if case.needs_request && first.steps.first().is_some_and(|step| step.kind == StepKind::Audio) {
-            let reason = "not applicable: the plugin returns audio without sending a request, so there is no upstream response to play back".to_string();
-            return (Status::Skipped, vec![reason], trace);
+        if case.needs_request && audio_first {
+            return (Status::Skipped, not_applicable(), trace);
         }
 
         let mut reasons = first.violations.clone();

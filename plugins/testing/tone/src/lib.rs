@@ -60,9 +60,9 @@ impl Guest for Tone {
         }
 
         let characters: Vec<char> = request.text.chars().collect();
-        if characters.is_empty() {
+        if request.text.trim().is_empty() {
             return Err(ProviderError::InvalidRequest(
-                "the text is empty".to_string(),
+                "the text is empty or only whitespace".to_string(),
             ));
         }
         let limit = voxgate_test_plugin_support::MAX_CHARACTERS as usize;
@@ -221,9 +221,10 @@ mod tests {
     #[test]
     fn text_is_checked() {
         let empty = request("", AudioContainer::Pcm);
+        let blank = request(" \n\t ", AudioContainer::Pcm);
         let long = request(&"a".repeat(1001), AudioContainer::Pcm);
 
-        for request in [empty, long] {
+        for request in [empty, blank, long] {
             let error = Tone::synthesize(request, Vec::new()).unwrap_err();
 
             assert!(
