@@ -166,6 +166,37 @@ pub(crate) fn now_unix() -> u64 {
 mod tests {
     use super::*;
 
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn cache_is_shareable_across_tasks() {
+        assert_send_sync::<AudioCache>();
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = CacheConfig { dir: dir.path().to_path_buf(), ..CacheConfig::default() };
+        let cache = AudioCache::open(&config).unwrap();
+        let key = CacheKey {
+            provider: "openai".into(),
+            model: "tts-1".into(),
+            voice: "alloy".into(),
+            container: "mp3".into(),
+            sample_rate: None,
+            bitrate: None,
+            speed: None,
+            language: None,
+            instructions: None,
+            options: String::new(),
+            text: "Hi.".into(),
+        };
+        let audio = CachedAudio::new("audio/mpeg", "mp3", bytes::Bytes::new(), None, 0, 1);
+        // A request handler spawns these futures on tokio, which needs them to be Send.
+        assert_send(&cache.get(&key));
+        assert_send(&cache.put(&key, &audio));
+        assert_send(&cache.stats());
+        assert_send(&cache.purge(None, None));
+    }
+
     #[test]
     fn expiry_uses_both_limits() {
         assert!(!is_expired(100, 200, 1000, 150));

@@ -54,6 +54,15 @@ impl S3Cache {
                 "cache.s3.endpoint and cache.s3.bucket are required with cache.backend = \"s3\"".to_string(),
             ));
         }
+        // The endpoint is logged and named in errors, so it must not carry credentials.
+        let has_userinfo = url::Url::parse(&config.endpoint)
+            .map(|endpoint| !endpoint.username().is_empty() || endpoint.password().is_some())
+            .unwrap_or(false);
+        if has_userinfo {
+            return Err(CacheError::Config(
+                "cache.s3.endpoint must not contain credentials; set cache.s3.access_key_env and secret_key_env".to_string(),
+            ));
+        }
         let key_id = read_credential(&lookup, "access_key_env", &config.access_key_env)?;
         let secret_key = read_credential(&lookup, "secret_key_env", &config.secret_key_env)?;
         let credentials = StaticCredentialProvider::new(AwsCredential { key_id, secret_key, token: None });

@@ -308,3 +308,20 @@ async fn redis_down_is_an_error_without_password() {
     assert!(!format!("{error:?}").contains("hunter2"), "the error's debug form shows the password");
     assert!(store.ping().await.is_err());
 }
+
+#[test]
+fn store_is_shareable_across_tasks() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<UsageStore>();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = embedded(&dir);
+    let record = record(LEAP_DAY, "team-a", "openai", "tts-1", 1);
+    let filter = UsageFilter::default();
+    // A request handler spawns these futures on tokio, which needs them to be Send.
+    assert_send(&store.record(&record));
+    assert_send(&store.query(&filter));
+    assert_send(&store.month_cost_micro_usd("team-a", LEAP_DAY));
+    assert_send(&store.take_rate("team-a", 1, LEAP_DAY));
+}

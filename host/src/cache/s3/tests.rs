@@ -185,3 +185,14 @@ fn missing_credential_names_variable() {
     assert!(message.contains("cache.s3.secret_key_env"), "{message}");
     assert!(message.contains("TEST_S3_SECRET"), "{message}");
 }
+
+#[test]
+fn endpoint_with_credentials_is_rejected() {
+    let config = config("http://user:hunter2@127.0.0.1:9", "");
+    let result = S3Cache::open_with(&config, DAY, lookup);
+
+    let Err(error) = result else { panic!("opened an endpoint with credentials in it") };
+    let message = error.to_string();
+    assert!(message.contains("cache.s3.endpoint"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
