@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use super::entry::{self, CachedAudio, MAX_HEADER_LEN};
+use super::entry::{self, CachedAudio, MAX_ENTRY_BYTES, MAX_HEADER_LEN};
 use super::{CacheError, CacheKey, CacheStats, PurgeReport, is_expired, now_unix};
 
 mod index;
@@ -121,6 +121,13 @@ impl Shared {
             }
             Err(error) => return Err(io_error("open", &path, error)),
         };
+        let size = file.metadata().map_err(|error| io_error("read the size of", &path, error))?.len();
+        if size > self.max_bytes.min(MAX_ENTRY_BYTES) {
+            // No entry this cache writes is that large, so something else wrote the file.
+            tracing::warn!(path = %path.display(), size, "deleting an audio cache entry larger than the cache allows");
+            self.delete(relative);
+            return Ok(None);
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|error| io_error("read", &path, error))?;
         let file_len = bytes.len() as u64;
@@ -158,8 +165,8 @@ impl Shared {
 
     fn put(&self, relative: &str, header: &[u8], data: &[u8], created_unix: u64) -> Result<(), CacheError> {
         let size = (header.len() + data.len()) as u64;
-        if size > self.max_bytes {
-            tracing::debug!(size, max_bytes = self.max_bytes, "audio larger than the whole cache; not stored");
+        if size > self.max_bytes.min(MAX_ENTRY_BYTES) {
+            tracing::debug!(size, max_bytes = self.max_bytes, "audio larger than the cache allows; not stored");
             return Ok(());
         }
 

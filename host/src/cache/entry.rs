@@ -31,6 +31,11 @@ const FIXED_HEADER_LEN: usize = 75;
 /// The maximum header length a reader accepts. Two short strings fit in far less, and the
 /// cap keeps a corrupt length from causing a large read.
 pub(crate) const MAX_HEADER_LEN: usize = 4096;
+/// The largest stored entry, header included, that a backend writes or reads into memory.
+/// The default longest text (`long_text.max_characters`, 100,000 characters, about two hours
+/// of speech) is about 115 MB as 128 kbit/s mp3, and 256 MiB leaves room for larger formats.
+/// A larger file or object is treated as corrupt instead of being read.
+pub(crate) const MAX_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Audio as the cache stores and returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]

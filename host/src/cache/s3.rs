@@ -17,7 +17,7 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, StaticCredentialProvider,
 };
 
-use super::entry::{self, CachedAudio};
+use super::entry::{self, CachedAudio, MAX_ENTRY_BYTES};
 use super::{CacheError, CacheKey, CacheStats, PurgeReport, is_expired, now_unix};
 use crate::config::S3Config;
 
@@ -116,6 +116,12 @@ impl S3Cache {
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(error) => return Err(self.error("read", &path, error)),
         };
+        if result.meta.size > MAX_ENTRY_BYTES {
+            // No entry this cache writes is that large, so something else wrote the object.
+            tracing::warn!(bucket = %self.bucket, path = %path, size = result.meta.size, "deleting an audio cache entry larger than the cache allows");
+            self.delete(&path).await;
+            return Ok(None);
+        }
         let bytes = result.bytes().await.map_err(|error| self.error("read", &path, error))?;
 
         let audio = match entry::decode_entry(bytes) {
@@ -136,8 +142,14 @@ impl S3Cache {
 
     pub async fn put(&self, key: &CacheKey, audio: &CachedAudio) -> Result<(), CacheError> {
         let path = self.path(&key.object_path());
+        let header = entry::encode_header(audio);
+        let size = (header.len() + audio.data.len()) as u64;
+        if size > MAX_ENTRY_BYTES {
+            tracing::debug!(size, "audio larger than the cache allows; not stored");
+            return Ok(());
+        }
         // Two chunks, so the audio is sent from its buffer without a copy.
-        let payload = PutPayload::from_iter([entry::encode_header(audio), audio.data.clone()]);
+        let payload = PutPayload::from_iter([header, audio.data.clone()]);
         self.store.put(&path, payload).await.map_err(|error| self.error("write", &path, error))?;
         Ok(())
     }

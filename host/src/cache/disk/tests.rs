@@ -236,6 +236,19 @@ async fn entry_larger_than_cap_is_skipped() {
 }
 
 #[tokio::test]
+async fn oversized_file_is_deleted_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = open(dir.path(), 4096);
+    let key = key("openai", "Planted.");
+    let path = dir.path().join(key.object_path());
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, vec![0u8; 5000]).unwrap();
+
+    assert_eq!(cache.get(&key).await.unwrap(), None);
+    assert!(!path.exists(), "the oversized file is still on disk");
+}
+
+#[tokio::test]
 async fn reopen_rebuilds_index_and_recency() {
     let dir = tempfile::tempdir().unwrap();
     let data = [2u8; 500];
