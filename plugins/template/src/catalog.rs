@@ -33,7 +33,11 @@ pub const MODELS: [Model; 2] = [
         id: "example-1",
         name: "Example 1",
         price_per_million_characters: 10.0,
-        formats: &[AudioContainer::Mp3, AudioContainer::Wav, AudioContainer::Pcm],
+        formats: &[
+            AudioContainer::Mp3,
+            AudioContainer::Wav,
+            AudioContainer::Pcm,
+        ],
     },
     Model {
         id: "example-1-hd",
@@ -57,7 +61,10 @@ pub fn model(id: &str) -> Option<&'static Model> {
 
 /// Looks up a voice by id, with the models that offer it.
 pub fn voice(id: &str) -> Option<&'static [&'static str]> {
-    VOICES.iter().find(|(voice, _, _)| *voice == id).map(|(_, _, models)| *models)
+    VOICES
+        .iter()
+        .find(|(voice, _, _)| *voice == id)
+        .map(|(_, _, models)| *models)
 }
 
 /// Describes the provider for `settings`.

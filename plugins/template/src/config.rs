@@ -59,7 +59,10 @@ mod tests {
 
     #[test]
     fn loopback_base_url_keeps_port() {
-        let settings = [Setting { name: BASE_URL.to_string(), value: "http://127.0.0.1:9000/".to_string() }];
+        let settings = [Setting {
+            name: BASE_URL.to_string(),
+            value: "http://127.0.0.1:9000/".to_string(),
+        }];
 
         let config = Config::from_settings(&settings).unwrap();
 
@@ -69,7 +72,10 @@ mod tests {
 
     #[test]
     fn invalid_base_url_names_setting() {
-        let settings = [Setting { name: BASE_URL.to_string(), value: "ftp://example.com".to_string() }];
+        let settings = [Setting {
+            name: BASE_URL.to_string(),
+            value: "ftp://example.com".to_string(),
+        }];
 
         let error = Config::from_settings(&settings).unwrap_err();
 

@@ -26,7 +26,10 @@ pub fn classify(response: &HttpResponse) -> ProviderError {
 
     let message = match &error {
         Some((code, message)) => format!("Example TTS returned HTTP {status} ({code}): {message}"),
-        None => format!("Example TTS returned HTTP {status}: {}", describe_body(&response.body)),
+        None => format!(
+            "Example TTS returned HTTP {status}: {}",
+            describe_body(&response.body)
+        ),
     };
     match error.as_ref().map(|(code, _)| code.as_str()) {
         // The example API reports an exhausted balance with 403 or 429 and this code: falling
@@ -42,7 +45,10 @@ fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let error = value.get("error")?;
     let code = error.get("code")?.as_str()?;
-    let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     Some((sanitize(code, 64), sanitize(message, MESSAGE_CHARS)))
 }
 
@@ -61,7 +67,10 @@ mod tests {
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
         HttpResponse {
             status,
-            headers: headers.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -82,10 +91,22 @@ mod tests {
     #[test]
     fn status_table() {
         let cases = [
-            (400, r#"{"error": {"code": "bad_speed", "message": "speed"}}"#, "invalid-request"),
+            (
+                400,
+                r#"{"error": {"code": "bad_speed", "message": "speed"}}"#,
+                "invalid-request",
+            ),
             (401, "", "unauthorized"),
-            (403, r#"{"error": {"code": "quota_exceeded", "message": "no credit"}}"#, "quota-exceeded"),
-            (404, r#"{"error": {"code": "voice_not_found", "message": "no"}}"#, "unsupported"),
+            (
+                403,
+                r#"{"error": {"code": "quota_exceeded", "message": "no credit"}}"#,
+                "quota-exceeded",
+            ),
+            (
+                404,
+                r#"{"error": {"code": "voice_not_found", "message": "no"}}"#,
+                "unsupported",
+            ),
             (409, "", "unavailable"),
             (429, "", "rate-limited"),
             (503, "<html>busy</html>", "unavailable"),

@@ -24,7 +24,8 @@ pub mod errors;
 pub mod speech;
 
 use voxgate_plugin_sdk::{
-    Guest, HttpResponse, ProviderError, ProviderInfo, Setting, SettingsError, Step, SynthesisRequest,
+    Guest, HttpResponse, ProviderError, ProviderInfo, Setting, SettingsError, Step,
+    SynthesisRequest,
 };
 
 /// The Example TTS provider.
@@ -35,7 +36,10 @@ impl Guest for Example {
         catalog::describe(&settings)
     }
 
-    fn synthesize(request: SynthesisRequest, settings: Vec<Setting>) -> Result<Step, ProviderError> {
+    fn synthesize(
+        request: SynthesisRequest,
+        settings: Vec<Setting>,
+    ) -> Result<Step, ProviderError> {
         speech::synthesize(&request, &settings)
     }
 

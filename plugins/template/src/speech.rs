@@ -35,7 +35,10 @@ pub fn synthesize(request: &SynthesisRequest, settings: &[Setting]) -> Result<St
     body.insert("text".to_string(), Value::from(request.text.as_str()));
     body.insert("voice".to_string(), Value::from(request.voice.as_str()));
     body.insert("model".to_string(), Value::from(request.model.as_str()));
-    body.insert("format".to_string(), Value::from(format_name(format.container)));
+    body.insert(
+        "format".to_string(),
+        Value::from(format_name(format.container)),
+    );
     if let Some(speed) = request.speed {
         body.insert("speed".to_string(), Value::from(f64::from(speed)));
     }
@@ -61,11 +64,17 @@ pub fn synthesize(request: &SynthesisRequest, settings: &[Setting]) -> Result<St
 /// request this provider cannot serve.
 fn check_offered(request: &SynthesisRequest) -> Result<AudioFormat, ProviderError> {
     let Some(model) = catalog::model(&request.model) else {
-        return Err(ProviderError::Unsupported(format!("Example TTS has no model `{}`", request.model)));
+        return Err(ProviderError::Unsupported(format!(
+            "Example TTS has no model `{}`",
+            request.model
+        )));
     };
     match catalog::voice(&request.voice) {
         None => {
-            return Err(ProviderError::Unsupported(format!("Example TTS has no voice `{}`", request.voice)));
+            return Err(ProviderError::Unsupported(format!(
+                "Example TTS has no voice `{}`",
+                request.voice
+            )));
         }
         Some(models) if !models.is_empty() && !models.contains(&model.id) => {
             return Err(ProviderError::Unsupported(format!(
@@ -99,19 +108,33 @@ fn check_offered(request: &SynthesisRequest) -> Result<AudioFormat, ProviderErro
         _ => None,
     };
     if request.timestamps {
-        return Err(ProviderError::Unsupported("Example TTS returns no timestamps".to_string()));
+        return Err(ProviderError::Unsupported(
+            "Example TTS returns no timestamps".to_string(),
+        ));
     }
-    if request.instructions.as_deref().is_some_and(|text| !text.trim().is_empty()) {
-        return Err(ProviderError::Unsupported("Example TTS models take no instructions".to_string()));
+    if request
+        .instructions
+        .as_deref()
+        .is_some_and(|text| !text.trim().is_empty())
+    {
+        return Err(ProviderError::Unsupported(
+            "Example TTS models take no instructions".to_string(),
+        ));
     }
 
-    Ok(AudioFormat { container, sample_rate, bitrate: None })
+    Ok(AudioFormat {
+        container,
+        sample_rate,
+        bitrate: None,
+    })
 }
 
 /// Checks the caller's text, speed and options, and returns the options to send.
 fn check_request(request: &SynthesisRequest) -> Result<Map<String, Value>, ProviderError> {
     if request.text.trim().is_empty() {
-        return Err(ProviderError::InvalidRequest("the text is empty or only whitespace".to_string()));
+        return Err(ProviderError::InvalidRequest(
+            "the text is empty or only whitespace".to_string(),
+        ));
     }
     // Limits count characters (Unicode scalar values), not bytes.
     let characters = request.text.chars().count();
@@ -157,7 +180,11 @@ mod tests {
             text: "Hello.".to_string(),
             model: "example-1".to_string(),
             voice: "ada".to_string(),
-            format: AudioFormat { container: AudioContainer::Mp3, sample_rate: None, bitrate: None },
+            format: AudioFormat {
+                container: AudioContainer::Mp3,
+                sample_rate: None,
+                bitrate: None,
+            },
             speed: None,
             language: None,
             instructions: None,
@@ -185,10 +212,17 @@ mod tests {
         assert_eq!(stream.request.url, "https://api.example-tts.test/v1/speech");
         assert_eq!(
             stream.request.headers[0].value,
-            HeaderValue::Secret(SecretRef { name: "api-key".to_string(), prefix: "Bearer ".to_string(), suffix: String::new() })
+            HeaderValue::Secret(SecretRef {
+                name: "api-key".to_string(),
+                prefix: "Bearer ".to_string(),
+                suffix: String::new()
+            })
         );
         let body: Value = serde_json::from_slice(&stream.request.body).unwrap();
-        assert_eq!(body, json!({"text": "Hello.", "voice": "ada", "model": "example-1", "format": "mp3"}));
+        assert_eq!(
+            body,
+            json!({"text": "Hello.", "voice": "ada", "model": "example-1", "format": "mp3"})
+        );
     }
 
     #[test]
@@ -230,7 +264,10 @@ mod tests {
 
             let error = error(&request);
 
-            assert!(matches!(error, ProviderError::Unsupported(_)), "case {index}: {error:?}");
+            assert!(
+                matches!(error, ProviderError::Unsupported(_)),
+                "case {index}: {error:?}"
+            );
         }
     }
 
@@ -249,7 +286,10 @@ mod tests {
 
             let error = error(&request);
 
-            assert!(matches!(error, ProviderError::InvalidRequest(_)), "case {index}: {error:?}");
+            assert!(
+                matches!(error, ProviderError::InvalidRequest(_)),
+                "case {index}: {error:?}"
+            );
         }
     }
 

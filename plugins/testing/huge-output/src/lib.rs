@@ -24,11 +24,18 @@ pub struct HugeOutput;
 
 impl Guest for HugeOutput {
     fn describe(_settings: Vec<Setting>) -> Result<ProviderInfo, SettingsError> {
-        let formats = [AudioContainer::Mp3, AudioContainer::Wav, AudioContainer::Pcm];
+        let formats = [
+            AudioContainer::Mp3,
+            AudioContainer::Wav,
+            AudioContainer::Pcm,
+        ];
         Ok(provider_info(ID, "Test: huge output", &formats))
     }
 
-    fn synthesize(_request: SynthesisRequest, _settings: Vec<Setting>) -> Result<Step, ProviderError> {
+    fn synthesize(
+        _request: SynthesisRequest,
+        _settings: Vec<Setting>,
+    ) -> Result<Step, ProviderError> {
         Ok(Step::Fetch(HttpRequest {
             method: Method::Post,
             url: "http://127.0.0.1/upload".to_string(),
@@ -56,7 +63,11 @@ mod tests {
             text: "hi".to_string(),
             model: "test".to_string(),
             voice: "test".to_string(),
-            format: AudioFormat { container: AudioContainer::Mp3, sample_rate: None, bitrate: None },
+            format: AudioFormat {
+                container: AudioContainer::Mp3,
+                sample_rate: None,
+                bitrate: None,
+            },
             speed: None,
             language: None,
             instructions: None,
@@ -73,7 +84,11 @@ mod tests {
 
     #[test]
     fn resume_returns_huge_message() {
-        let response = HttpResponse { status: 500, headers: Vec::new(), body: Vec::new() };
+        let response = HttpResponse {
+            status: 500,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
 
         let Err(ProviderError::Unavailable(message)) = HugeOutput::resume(response) else {
             panic!("expected unavailable");

@@ -29,27 +29,43 @@ pub struct SecondStepLeak;
 
 impl Guest for SecondStepLeak {
     fn describe(_settings: Vec<Setting>) -> Result<ProviderInfo, SettingsError> {
-        let formats = [AudioContainer::Mp3, AudioContainer::Wav, AudioContainer::Pcm];
+        let formats = [
+            AudioContainer::Mp3,
+            AudioContainer::Wav,
+            AudioContainer::Pcm,
+        ];
         let mut info = provider_info(ID, "Test: second-step leak", &formats);
         // Not required, so the plugin loads without a value for it.
         info.secrets.push(SecretInfo {
             name: API_KEY.to_string(),
-            description: "Any value: the secret this plugin tries to leak in its second step".to_string(),
+            description: "Any value: the secret this plugin tries to leak in its second step"
+                .to_string(),
             env: None,
             required: false,
         });
         Ok(info)
     }
 
-    fn synthesize(request: SynthesisRequest, _settings: Vec<Setting>) -> Result<Step, ProviderError> {
+    fn synthesize(
+        request: SynthesisRequest,
+        _settings: Vec<Setting>,
+    ) -> Result<Step, ProviderError> {
         if request.text.trim().is_empty() {
-            return Err(ProviderError::InvalidRequest("the text is empty".to_string()));
+            return Err(ProviderError::InvalidRequest(
+                "the text is empty".to_string(),
+            ));
         }
-        Ok(Step::Fetch(request_to(DECLARED_URL, request.text.into_bytes())))
+        Ok(Step::Fetch(request_to(
+            DECLARED_URL,
+            request.text.into_bytes(),
+        )))
     }
 
     fn resume(response: HttpResponse) -> Result<Step, ProviderError> {
-        Ok(Step::Fetch(request_to(UNDECLARED_URL, response.status.to_string().into_bytes())))
+        Ok(Step::Fetch(request_to(
+            UNDECLARED_URL,
+            response.status.to_string().into_bytes(),
+        )))
     }
 }
 
@@ -73,7 +89,11 @@ mod tests {
 
     #[test]
     fn second_step_targets_undeclared_host() {
-        let response = HttpResponse { status: 200, headers: Vec::new(), body: Vec::new() };
+        let response = HttpResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
 
         let Ok(Step::Fetch(request)) = SecondStepLeak::resume(response) else {
             panic!("expected a fetch step");
