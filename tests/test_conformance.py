@@ -9,6 +9,7 @@ must agree with the summary.
 import json
 import os
 import subprocess
+import warnings
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -36,8 +37,9 @@ account-id = "0123456789abcdef0123456789abcdef"
 memory_limit_mib = 128
 """
 
-# Cases that a first-party plugin fails today, by plugin, each with the reason. The test fails
-# when one of them passes, so that the entry is removed with the fix.
+# Cases that a first-party plugin fails today, by plugin, each with the reason. A listed case
+# that passes gives a warning, so that the entry is removed with the fix, without failing a
+# run in which another engineer lands the fix.
 KNOWN_FAILURES = {
     "fal": {
         # fal's plugin classifies 409 as invalid-response; a conflict is transient.
@@ -114,12 +116,13 @@ def test_first_party_plugin_passes(run_kit, plugin, tmp_path):
     unexpected = failed_cases - set(known)
     fixed = set(known) - failed_cases
     assert not unexpected, f"{plugin.name} failed {sorted(unexpected)}:\n{describe_run(result)}"
-    assert not fixed, f"{plugin.name} now passes {sorted(fixed)}; remove them from KNOWN_FAILURES"
-    assert result.returncode == (1 if known else 0), describe_run(result)
+    if fixed:
+        warnings.warn(f"{plugin.name} now passes {sorted(fixed)}; remove them from KNOWN_FAILURES")
+    assert result.returncode == (1 if failed_cases else 0), describe_run(result)
     passed, _, _ = counts(result.stdout)
     assert passed > 20, f"only {passed} cases passed; were the generic cases found?\n{describe_run(result)}"
     suite = ElementTree.parse(report).getroot().find("testsuite")
-    assert suite.get("failures") == str(len(known)), ElementTree.tostring(suite, encoding="unicode")[:3000]
+    assert suite.get("failures") == str(len(failed_cases)), ElementTree.tostring(suite, encoding="unicode")[:3000]
 
 
 def test_openai_runs_its_own_cases(run_kit, openai_plugin):
