@@ -98,6 +98,9 @@ impl<'a> Runner<'a> {
             let reason = "not applicable: the plugin returns audio without sending a request, so there is no upstream response to play back";
             vec![reason.to_string()]
         };
+        if self.faults >= MAX_FAULTS {
+            return (Status::Skipped, vec![format!("not run: the plugin already faulted in {} cases", self.faults)], Vec::new());
+        }
         let key = format!("{settings:?} {request:?}");
         if case.needs_request && self.audio_first.get(&key) == Some(&true) {
             return (Status::Skipped, not_applicable(), Vec::new());
