@@ -91,11 +91,12 @@ def test_plugins_lists_loaded_and_rejected(voxgate_bin, tmp_path, plugin_dir):
 
 def test_unknown_config_key_names_key_and_line(voxgate_bin, tmp_path, plugin_dir):
     config = write_config(tmp_path, plugin_dir, "\n[server]\nlisen = \"127.0.0.1:0\"\n")
+    typo_line = config.read_text().splitlines().index('lisen = "127.0.0.1:0"') + 1
     result = run_voxgate(voxgate_bin, config, "serve")
     stderr = result.stderr.decode()
     assert result.returncode != 0
     assert "lisen" in stderr, stderr
-    assert "line 6" in stderr, stderr
+    assert f"line {typo_line}" in stderr, stderr
 
 
 def test_unknown_provider_setting_rejects_plugin(voxgate_bin, tmp_path, plugin_dir):

@@ -83,3 +83,39 @@ impl ResourceLimiter for RecordingLimits {
         self.inner.table_growing(current, desired, maximum)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::imports::SUPPORTED_CONTRACTS;
+
+    fn wit_dir() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../wit"))
+    }
+
+    /// The version in `package voxgate:provider@VERSION;`.
+    fn package_version(text: &str) -> String {
+        let line = text.lines().find(|line| line.starts_with("package voxgate:provider@")).expect("a package line");
+        line.trim_start_matches("package voxgate:provider@").trim_end_matches(';').to_string()
+    }
+
+    #[test]
+    fn released_contract_is_frozen() {
+        let current = std::fs::read_to_string(wit_dir().join("provider.wit")).unwrap();
+        let version = package_version(&current);
+        let frozen_path = wit_dir().join("frozen").join(&version).join("provider.wit");
+        let frozen = std::fs::read_to_string(&frozen_path)
+            .unwrap_or_else(|_| panic!("version {version} has no frozen copy at {}", frozen_path.display()));
+        assert_eq!(current, frozen, "wit/provider.wit changed but still says version {version}; bump the version and freeze the old text");
+    }
+
+    #[test]
+    fn every_supported_version_is_frozen() {
+        for version in SUPPORTED_CONTRACTS {
+            let path = wit_dir().join("frozen").join(version).join("provider.wit");
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+            assert_eq!(&package_version(&text), version);
+        }
+    }
+}

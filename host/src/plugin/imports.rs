@@ -59,3 +59,30 @@ mod tests {
         }
     }
 }
+
+/// The contract versions this host loads.
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0"];
+
+/// Explains a component whose exports do not match the contract: names the contract version
+/// it was built for, when it exports some `voxgate:provider/provider`, or says it exports
+/// none.
+pub fn describe_contract_mismatch(engine: &Engine, component: &Component) -> String {
+    let exported: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .filter(|name| name.starts_with("voxgate:provider/provider"))
+        .collect();
+    let supported = SUPPORTED_CONTRACTS.join(", ");
+    match exported.first() {
+        None => format!(
+            "does not export voxgate:provider/provider; build it against the contract in wit/ (supported versions: {supported})"
+        ),
+        Some(name) => {
+            let version = name.rsplit_once('@').map_or("unknown", |(_, version)| version);
+            format!(
+                "was built for voxgate:provider@{version}, which this host does not load (supported versions: {supported}); rebuild it against a supported contract or upgrade voxgate"
+            )
+        }
+    }
+}

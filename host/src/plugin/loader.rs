@@ -12,7 +12,7 @@ use wasmtime::component::Linker;
 
 use super::bindings::PluginState;
 use super::bindings::wit::{PluginPre, ProviderInfo, Setting};
-use super::imports::check_imports;
+use super::imports::{check_imports, describe_contract_mismatch};
 use super::instance::PluginInstance;
 use super::validate::check_provider_info;
 use crate::allowed_hosts::AllowedHosts;
@@ -158,7 +158,7 @@ fn load_file(
         .instantiate_pre(&component)
         .map_err(|error| format!("cannot be linked: {error:#}"))?;
     let pre = PluginPre::new(pre).map_err(|error| {
-        format!("does not export the voxgate:provider/provider@0.1.0 interface: {error:#}")
+        format!("{} ({error:#})", describe_contract_mismatch(&engine.engine, &component))
     })?;
 
     // Describe runs before the plugin's own limits are known, so it gets the largest memory
