@@ -17,6 +17,8 @@
 //! `prepare/prepare_voice.py` wrote (see `build.rs`).
 
 pub mod catalog;
+#[cfg(all(target_arch = "wasm32", feature = "inference"))]
+mod no_files;
 pub mod phonemes;
 pub mod piper;
 pub mod plan;

@@ -39,9 +39,10 @@ pub fn synthesize(request: &SynthesisRequest) -> Result<Step, ProviderError> {
 fn speak(plan: &Plan, voice: &Voice, embedded: &EmbeddedVoice, speed: f32) -> Result<Vec<i16>, ProviderError> {
     use crate::piper::model::{Synthesizer, scales};
 
-    // A failure here is the plugin's or its voice's, not the caller's: `unavailable` lets
-    // the host fall back to another provider.
-    let synthesizer = Synthesizer::load(embedded).map_err(|error| ProviderError::Unavailable(error.to_string()))?;
+    // A failure here is the plugin's or its voice's, not the caller's, and it would fail
+    // the same way again: `invalid-response` sends the host to the next provider without
+    // retrying, where `unavailable` would retry.
+    let synthesizer = Synthesizer::load(embedded).map_err(|error| ProviderError::InvalidResponse(error.to_string()))?;
     let scales = scales(voice, speed);
 
     let mut pcm = Vec::new();
@@ -52,7 +53,7 @@ fn speak(plan: &Plan, voice: &Voice, embedded: &EmbeddedVoice, speed: f32) -> Re
         for ids in sentence {
             let samples = synthesizer
                 .speak(ids, scales)
-                .map_err(|error| ProviderError::Unavailable(error.to_string()))?;
+                .map_err(|error| ProviderError::InvalidResponse(error.to_string()))?;
             wav::to_pcm16(&samples, &mut pcm);
         }
     }

@@ -73,7 +73,18 @@ impl Synthesizer {
     ///
     /// Returns [`InferenceError::Load`] when a half is not a graph tract can read.
     pub fn load(embedded: &EmbeddedVoice) -> Result<Self, InferenceError> {
-        let encoder = parse(embedded.encoder, "encoder")?;
+        let mut encoder = parse(embedded.encoder, "encoder")?;
+        // The graph names its input dimensions (`batch_size`, `phonemes`), and a plan
+        // checks every input against them, so any concrete length would be refused.
+        // Element types alone let the plan accept each utterance's length.
+        for (index, datum_type) in [i64::datum_type(), i64::datum_type(), f32::datum_type(), f32::datum_type()]
+            .into_iter()
+            .enumerate()
+        {
+            encoder
+                .set_input_fact(index, InferenceFact::dt(datum_type))
+                .map_err(|error| load_error("encoder", error))?;
+        }
         let encoder = SimplePlan::new(encoder).map_err(|error| load_error("encoder", error))?;
         let decoder = parse(embedded.decoder, "decoder")?;
         Ok(Self { encoder, decoder })
