@@ -300,7 +300,8 @@ fn upstream_error(provider: &str) -> impl Fn(UpstreamError) -> SynthesisError + 
 
 /// Wraps a plugin's provider error, scrubbing any secret a provider echoed into its message.
 fn provider_error(plugin: &LoadedPlugin, error: ProviderError) -> SynthesisError {
-    let scrub_text = |text: String| scrub(&text, plugin.secrets.values());
+    // A plugin's message reaches logs and clients, so it is scrubbed of secrets and bounded.
+    let scrub_text = |text: String| bounded(scrub(&text, plugin.secrets.values()));
     let error = match error {
         ProviderError::InvalidRequest(m) => ProviderError::InvalidRequest(scrub_text(m)),
         ProviderError::Unauthorized(m) => ProviderError::Unauthorized(scrub_text(m)),
@@ -318,6 +319,19 @@ fn provider_error(plugin: &LoadedPlugin, error: ProviderError) -> SynthesisError
         }
     };
     SynthesisError::Provider { provider: plugin.id().to_string(), error }
+}
+
+/// The longest plugin error message passed on, in characters. Provider messages are a
+/// sentence or two; a longer one is a plugin echoing a whole body.
+const MAX_ERROR_MESSAGE_CHARS: usize = 1_000;
+
+fn bounded(text: String) -> String {
+    if text.chars().count() <= MAX_ERROR_MESSAGE_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
+    cut.push('…');
+    cut
 }
 
 /// A plugin must produce the container the caller asked for: the host does not transcode.

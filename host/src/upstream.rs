@@ -36,6 +36,11 @@ pub const FORBIDDEN_HEADERS: &[&str] = &[
     "proxy-connection",
 ];
 
+/// The largest body a plugin may send upstream. Speech requests carry text and options, a
+/// few KiB; 8 MiB leaves room for a reference clip in base64 and stops a plugin from
+/// flooding a provider.
+const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+
 const USER_AGENT: &str = concat!("voxgate/", env!("CARGO_PKG_VERSION"));
 
 /// Why an upstream exchange failed.
@@ -155,6 +160,12 @@ impl UpstreamClient {
             builder = builder.header(http::header::USER_AGENT, USER_AGENT);
         }
 
+        if request.body.len() > MAX_UPLOAD_BYTES {
+            return Err(UpstreamError::InvalidRequest(format!(
+                "the request body is {} bytes, over the limit of {MAX_UPLOAD_BYTES} for a plugin's request",
+                request.body.len()
+            )));
+        }
         let request = builder
             .body(Full::new(Bytes::copy_from_slice(&request.body)))
             .map_err(|error| UpstreamError::InvalidRequest(format!("request is invalid: {error}")))?;
