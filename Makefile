@@ -108,3 +108,33 @@ $(POLYGLOT_DIR)/openai-js.wasm: $(OPENAI_JS)/src/provider.js $(OPENAI_JS)/build.
 	@test -x $(OPENAI_JS)/node_modules/.bin/componentize-js || { echo "componentize-js is missing: run 'make setup'" >&2; exit 1; }
 	$(OPENAI_JS)/build.sh $@
 	@echo "polyglot    $@"
+
+## Benchmarks (bench/, never part of `make test`): the gateway built in release mode
+## against a benchmark upstream on loopback, each scenario run directly and through the
+## gateway. Takes several minutes plus the release builds; writes bench/results/latest.json
+## and appends a row to bench/RESULTS.md. `make build` builds the benchmark tools in debug
+## mode for the harness's smoke test (tests/test_bench_smoke.py).
+BENCH_TARGET_DIR := target/bench
+BENCH_MANIFEST   := bench/Cargo.toml
+
+.PHONY: bench setup-bench build-bench test-bench
+setup: setup-bench
+build: build-bench
+test: test-bench
+
+setup-bench:
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian package: wrk"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 \
+	    --no-install-recommends wrk; }
+
+build-bench:
+	cargo build --manifest-path $(BENCH_MANIFEST) --target-dir $(BENCH_TARGET_DIR)
+
+test-bench:
+	cargo test --manifest-path $(BENCH_MANIFEST) --target-dir $(BENCH_TARGET_DIR)
+
+bench: build-plugins
+	python3 bench/run.py
