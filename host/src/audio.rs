@@ -36,7 +36,7 @@ pub fn parse_container(name: &str) -> Option<AudioContainer> {
     })
 }
 
-/// The content type voxgate sends for a container. OpenAI's API answers with these for the
+/// The content type voxgate sends for a container. OpenAI's API responds with these for the
 /// formats it offers; the G.711 ones follow RFC 3551's registered names.
 pub fn content_type(container: AudioContainer) -> &'static str {
     match container {
@@ -51,7 +51,7 @@ pub fn content_type(container: AudioContainer) -> &'static str {
     }
 }
 
-/// Whether an upstream content type can carry audio. A JSON, text or HTML answer never is,
+/// Whether an upstream content type can carry audio. A JSON, text or HTML response never is,
 /// even with a 2xx status: it goes to the plugin to classify.
 pub fn may_be_audio(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {

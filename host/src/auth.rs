@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ClientKeyConfig, Config};
 
-/// Who sent a request.
+/// The sender of a request.
 #[derive(Debug, Clone)]
 pub enum Client {
     /// No client keys are configured: everyone is let in, under this name in usage records.
@@ -41,7 +41,7 @@ impl Client {
     }
 }
 
-/// Why a request was not let in.
+/// A reason a request was rejected.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
     #[error("missing API key; send it as `Authorization: Bearer KEY` (OpenAI API) or `xi-api-key: KEY` (ElevenLabs API)")]

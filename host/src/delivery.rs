@@ -1,6 +1,6 @@
-//! What happens once audio has reached the client in full, or failed to: the audio cache is
-//! filled, usage and cost are recorded, metrics are counted, and requests that coalesced on
-//! the same synthesis are woken.
+//! Accounting for a response once its audio has reached the client in full, or failed to:
+//! the audio cache is filled, usage and cost are recorded, metrics are counted, and requests
+//! that coalesced on the same synthesis are woken.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@ use crate::metrics::{Metrics, UsageLabels, provider as provider_label};
 use crate::plugin::wit::AudioFormat;
 use crate::usage::{UsageRecord, UsageStore};
 
-/// How a request used the audio cache, sent to the client as `x-cache`.
+/// The request's use of the audio cache, sent to the client as `x-cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheStatus {
     Hit,
@@ -193,7 +193,7 @@ impl Flights {
 }
 
 /// Held by the request that leads a flight. Completing it hands the audio to the waiters;
-/// dropping it unfinished tells them to try on their own.
+/// dropping it unfinished lets each of them synthesize on its own.
 pub struct FlightGuard {
     digest: String,
     flights: Arc<Flights>,

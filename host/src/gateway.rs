@@ -63,7 +63,7 @@ pub struct Gateway {
     sink: Arc<DeliverySink>,
 }
 
-/// What the gateway keeps per provider id.
+/// Per-provider state, by provider id.
 pub struct ProviderRuntime {
     pub breaker: CircuitBreaker,
     pub capacity: ProviderCapacity,
@@ -407,11 +407,11 @@ impl Gateway {
                 Join::Follower(receiver) => {
                     if let Some(audio) = wait(receiver).await {
                         // Served without a provider call, as a hit is.
-                        tracing::info!(candidate = %candidate.label(), "answered by an identical request in flight");
+                        tracing::info!(candidate = %candidate.label(), "served by an identical request in flight");
                         self.metrics().cache_lookups.get_or_create(&CacheLabels { result: "coalesced".into() }).inc();
                         return Lookup::Served(Box::new(self.from_cache(candidate, &audio, request, client, CacheStatus::Hit)));
                     }
-                    // The leader failed; look again, and lead if nobody else does.
+                    // The leader failed: look again, and lead when no other request does.
                 }
             }
         }
@@ -545,7 +545,7 @@ impl Gateway {
         Ok(synthesized)
     }
 
-    /// One attempt at one candidate.
+    /// Makes one attempt at one candidate.
     async fn attempt(
         &self,
         candidate: &Candidate,
@@ -620,7 +620,7 @@ fn with_neighbours(options: &str, previous: Option<&str>, next: Option<&str>) ->
     serde_json::Value::Object(map).to_string()
 }
 
-/// What a cache lookup found.
+/// The result of a cache lookup.
 enum Lookup {
     /// The audio, from the cache or from an identical request.
     Served(Box<Synthesized>),

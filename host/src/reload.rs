@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use crate::gateway::{Gateway, PluginSet};
 use crate::plugin::{Rejection, load_dir};
 
-/// What a reload changed.
+/// The changes a reload made.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct ReloadReport {
     /// Plugin ids that are new, or whose component changed.

@@ -19,12 +19,12 @@ use crate::plugin::wit::ProviderError;
 use crate::synthesis::SynthesisError;
 use crate::upstream::UpstreamError;
 
-/// What a failed attempt means for the request.
+/// The consequence of a failed attempt for the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
     /// The request itself is wrong; another provider would reject it too.
     Fatal,
-    /// This provider cannot serve the request; try the next candidate. `unhealthy` says
+    /// This provider cannot serve the request; try the next candidate. `unhealthy` is
     /// whether the failure counts against the provider's circuit breaker.
     NextCandidate { unhealthy: bool },
     /// A passing fault: retry this provider after a backoff, at least `retry_after`.
@@ -67,7 +67,7 @@ pub fn is_unhealthy(error: &SynthesisError) -> bool {
     match disposition(error) {
         Disposition::Fatal => false,
         Disposition::NextCandidate { unhealthy } => unhealthy,
-        // A rate limit says the provider is busy, not broken.
+        // A rate limit means the provider is busy, not broken.
         Disposition::Retry { .. } => !matches!(
             error,
             SynthesisError::Provider { error: ProviderError::RateLimited(_), .. }

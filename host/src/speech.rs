@@ -32,7 +32,7 @@ pub struct SpeechRequest {
     pub cache: CachePolicy,
 }
 
-/// A request the gateway rejects before any provider sees it. The fields map onto each
+/// A request the gateway rejects before any provider receives it. The fields map onto each
 /// API's error shape (OpenAI's `param` and `code`).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -49,7 +49,7 @@ impl InvalidRequest {
     }
 }
 
-/// Why a speech request failed.
+/// A reason a speech request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SpeakError {
     #[error(transparent)]

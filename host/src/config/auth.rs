@@ -1,5 +1,5 @@
 //! Configuration of client keys and the admin key. Keys are stored as SHA-256 digests, so the
-//! configuration file never holds a usable key; `voxgate keys hash` prints a key's digest.
+//! configuration file never contains a usable key; `voxgate keys hash` prints a key's digest.
 
 use serde::Deserialize;
 

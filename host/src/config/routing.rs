@@ -63,8 +63,8 @@ pub struct ResilienceConfig {
     /// `retry_base_ms * 2^retry`, capped by `retry_max_ms` ("full jitter").
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
-    /// Longest `Retry-After` the gateway waits for, in milliseconds. A provider that asks
-    /// for longer is skipped for the next candidate instead.
+    /// Longest `Retry-After` the gateway waits for, in milliseconds. A provider that requests
+    /// a longer wait is skipped for the next candidate instead.
     pub retry_after_cap_ms: u64,
     /// Share of requests that retries may add, gateway-wide: 0.2 lets retries add at most
     /// 20 % to the load on providers, so a failing provider is not hammered.
@@ -103,7 +103,7 @@ impl ResilienceConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CapacityConfig {
-    /// Upstream requests in flight at once, streamed answers included until they end.
+    /// Upstream requests in flight at once, streamed responses included until they end.
     pub max_concurrent_requests: Option<u32>,
     /// Requests that may wait for a free slot; past this the provider is full and the
     /// request moves on to the next candidate, or gets 429.
@@ -133,7 +133,7 @@ pub type VoiceAliases = BTreeMap<String, BTreeMap<String, String>>;
 pub struct LongTextConfig {
     /// Split such text at sentence boundaries and join the audio, instead of rejecting it.
     pub split: bool,
-    /// The longest text accepted at all, in characters.
+    /// The maximum text length accepted at all, in characters.
     pub max_characters: usize,
     /// Parts synthesised at once.
     pub parallelism: usize,

@@ -87,11 +87,11 @@ impl CircuitBreaker {
         if inner.state != BreakerState::Closed {
             inner.state = BreakerState::Closed;
             inner.opened_at = None;
-            tracing::info!(provider = %self.provider, state = "closed", "circuit breaker closed: the provider answered");
+            tracing::info!(provider = %self.provider, state = "closed", "circuit breaker closed: the provider responded");
         }
     }
 
-    /// Records a failure that says something about the provider's health (unavailable,
+    /// Records a failure that reflects the provider's health (unavailable,
     /// timed out, unreachable), not about the request.
     pub fn record_failure(&self) {
         let mut inner = self.lock();
@@ -114,7 +114,7 @@ impl CircuitBreaker {
         }
     }
 
-    /// Ends a probe that neither succeeded nor failed in a way that tells about health (for
+    /// Ends a probe that neither succeeded nor failed in a way that reflects health (for
     /// example the request itself was invalid), so the next request can probe.
     pub fn release_probe(&self) {
         let mut inner = self.lock();

@@ -14,7 +14,7 @@ use crate::config::CapacityConfig;
 /// queue size.
 const DEFAULT_QUEUE: u32 = 100;
 
-/// Why a request cannot go to the provider now.
+/// A reason a request cannot go to the provider now.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CapacityError {
     #[error("provider {provider} is at its limit of {limit} concurrent requests and {queued} are already waiting")]
@@ -107,7 +107,7 @@ impl Bucket {
         Self { capacity: f64::from(limit), tokens: f64::from(limit), refilled_at: Instant::now() }
     }
 
-    /// Takes `amount` tokens, or says how long until there are enough. A request larger than
+    /// Takes `amount` tokens, or returns how long until there are enough. A request larger than
     /// the whole bucket passes when the bucket is full, so it is slowed, never refused forever.
     fn take(&mut self, amount: f64) -> Result<(), Duration> {
         let now = Instant::now();

@@ -1,4 +1,4 @@
-//! Which providers a request may go to, in order: a direct `provider:model`, a named route,
+//! The providers a request may go to, in order: a direct `provider:model`, a named route,
 //! a quality tier, or the cheapest candidate.
 
 use std::sync::Arc;

@@ -28,7 +28,7 @@ struct BudgetInner {
     refilled_at: Instant,
 }
 
-/// The most tokens the bucket holds, so a long quiet spell cannot bank a retry storm.
+/// The maximum tokens in the bucket, so a long quiet spell cannot bank a retry storm.
 const MAX_TOKENS: f64 = 100.0;
 
 impl RetryBudget {

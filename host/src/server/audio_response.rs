@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::delivery::{CacheStatus, Delivery, DeliverySink};
 use crate::synthesis::{AudioBody, AudioStream, Synthesized};
 
-/// How audio bytes are wrapped on the way to the client.
+/// The wrapping of audio bytes on the way to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// The audio bytes as they are.
@@ -60,7 +60,7 @@ impl Framing {
 /// Chunk size for framed events made from a complete clip.
 const EVENT_CHUNK_BYTES: usize = 16 * 1024;
 
-/// The most audio a stream keeps a copy of for the cache and for usage. A longer stream is
+/// The maximum audio a stream keeps a copy of for the cache and for usage. A longer stream is
 /// still sent in full, but neither cached nor timed.
 const MAX_TEE_BYTES: usize = 64 * 1024 * 1024;
 

@@ -80,7 +80,7 @@ async fn speak_with_optional_timestamps(gateway: &Gateway, client: &Client, spee
     let mut retry = speech.clone();
     match gateway.speak(speech, client).await {
         Err(SpeakError::Synthesis(SynthesisError::Provider { error: ProviderError::Unsupported(reason), provider })) => {
-            tracing::info!(%provider, %reason, "provider cannot time characters; answering without alignment");
+            tracing::info!(%provider, %reason, "provider cannot time characters; responding without alignment");
             retry.timestamps = false;
             gateway.speak(retry, client).await
         }
@@ -88,7 +88,7 @@ async fn speak_with_optional_timestamps(gateway: &Gateway, client: &Client, spee
     }
 }
 
-/// `/with-timestamps` answers one JSON object, so a streamed clip is read whole first.
+/// `/with-timestamps` returns one JSON object, so a streamed clip is read whole first.
 async fn timestamps_response(gateway: &Gateway, mut synthesized: Synthesized) -> Response<Body> {
     let provider = synthesized.provider.clone();
     let model = synthesized.model.clone();

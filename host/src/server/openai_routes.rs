@@ -1,5 +1,5 @@
 //! Routes of OpenAI's API: `POST /v1/audio/speech` and `GET /v1/models`, plus voxgate's own
-//! `GET /v1/providers`, which answers in the same style.
+//! `GET /v1/providers`, which responds in the same style.
 
 use std::time::Instant;
 
