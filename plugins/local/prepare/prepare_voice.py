@@ -27,7 +27,7 @@ headword, sorted by bytes so the plugin can binary-search it in place), `OUT/NOT
 script reads. When the inputs have not changed since the last run, it writes nothing, so
 cargo does not rebuild the plugin.
 
-Why the graph is rewritten (measured in shared/reference/offline-voice.md):
+Why the graph is rewritten (measured for this project with tract 0.23.9 and onnxruntime):
 
 - tract 0.23.9 reads the int64 constant 9223372036854775807 (INT64_MAX, PyTorch's "to the
   end" for a slice) as -1, which makes a relative-attention slice one column short. Slice
@@ -53,7 +53,6 @@ from pathlib import Path
 # Bump when the output layout or the graph rewrite changes, so old outputs are rebuilt.
 FORMAT_VERSION = "1"
 
-INT64_MAX = 2**63 - 1
 # Any int64 constant at least this large is PyTorch's "unbounded" and is clamped.
 UNBOUNDED = 2**62
 CLAMPED = 2**31 - 1
@@ -70,7 +69,7 @@ Y_MASK = "/Cast_2_output_0"
 
 
 class PrepareError(Exception):
-    """A voice or dictionary that cannot be prepared; the message says what to do."""
+    """A voice or dictionary that cannot be prepared. The message tells the user what to do."""
 
 
 def main():
@@ -110,6 +109,7 @@ def prepare(arguments):
     # run never leaves a half-prepared voice that the build would embed.
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".local-voice-", dir=out.parent))
+    staging.chmod(0o755)
     try:
         ids = []
         for voice in voices:
@@ -261,7 +261,7 @@ def clamp_unbounded_constants(model):
 
 
 def subgraph(model, name, inputs, outputs):
-    """The part of `model` that computes `outputs` from `inputs` and the weights."""
+    """Return the part of `model` that computes `outputs` from `inputs` and the weights."""
     import onnx
     from onnx import helper
 
@@ -269,8 +269,8 @@ def subgraph(model, name, inputs, outputs):
     producer = {output: node for node in graph.node for output in node.output}
     initializers = {tensor.name: tensor for tensor in graph.initializer}
 
-    wanted_nodes = set()
-    wanted_weights = set()
+    needed_nodes = set()
+    needed_weights = set()
     pending = list(outputs)
     seen = set()
     while pending:
@@ -279,16 +279,16 @@ def subgraph(model, name, inputs, outputs):
             continue
         seen.add(tensor)
         if tensor in initializers:
-            wanted_weights.add(tensor)
+            needed_weights.add(tensor)
             continue
         node = producer.get(tensor)
         if node is None:
             raise PrepareError(f"{name}: tensor {tensor} has no producer and is not an input")
-        wanted_nodes.add(id(node))
+        needed_nodes.add(id(node))
         pending.extend(node.input)
 
-    nodes = [node for node in graph.node if id(node) in wanted_nodes]
-    weights = [tensor for tensor in graph.initializer if tensor.name in wanted_weights]
+    nodes = [node for node in graph.node if id(node) in needed_nodes]
+    weights = [tensor for tensor in graph.initializer if tensor.name in needed_weights]
     value_inputs = [value_info(model, tensor) for tensor in inputs]
     value_outputs = [value_info(model, tensor) for tensor in outputs]
     sub = helper.make_graph(nodes, name, value_inputs, value_outputs, weights)
@@ -299,8 +299,8 @@ def subgraph(model, name, inputs, outputs):
 
 
 def value_info(model, tensor):
-    """A typed value for a cut tensor. Every cut tensor is float [batch, channels, length];
-    the dimensions stay symbolic and the plugin states them when it runs the graph."""
+    """Return a typed value for a cut tensor. Every cut tensor is float [batch, channels,
+    length]. The dimensions stay symbolic, and the plugin sets them when it runs the graph."""
     from onnx import TensorProto, helper
 
     for value in list(model.graph.input) + list(model.graph.output):

@@ -90,7 +90,9 @@ mod tests {
         assert_eq!(info.id, "local");
         assert_eq!(info.default_model, "piper");
         assert_eq!(info.default_voice, "sample");
-        assert!(info.hosts.is_empty() && info.secrets.is_empty() && info.settings.is_empty());
+        assert!(info.hosts.is_empty());
+        assert!(info.secrets.is_empty());
+        assert!(info.settings.is_empty());
         let model = &info.models[0];
         assert_eq!(model.price_per_million_characters, 0.0);
         assert_eq!(model.formats, vec![AudioContainer::Wav, AudioContainer::Pcm]);

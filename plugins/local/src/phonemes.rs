@@ -28,7 +28,7 @@ pub struct Phonemizer<'a> {
 }
 
 impl<'a> Phonemizer<'a> {
-    /// A phonemizer that looks words up in `dictionary`.
+    /// Creates a phonemizer that looks words up in `dictionary`.
     pub fn new(dictionary: Dictionary<'a>) -> Self {
         Self { dictionary }
     }
@@ -55,7 +55,7 @@ impl<'a> Phonemizer<'a> {
         pieces
     }
 
-    /// A word's dictionary or rule phones, or a spelled word's letter names.
+    /// Returns a word's dictionary or rule phones, or a spelled word's letter names.
     fn citation(&self, token: &Token) -> Option<Vec<Phone>> {
         match token {
             Token::Word(word) => Some(words::phones(&self.dictionary, word).0),
@@ -101,7 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn the_before_a_vowel() {
+    fn phonemize_the_before_vowel() {
         assert_eq!(phonemize("the FBI")[0], word("ði"));
     }
 

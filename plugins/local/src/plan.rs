@@ -1,4 +1,4 @@
-//! Plans what the voice will say: text to sentences to utterances to phoneme ids.
+//! Plans the speech of a request: text to sentences to utterances to phoneme ids.
 
 use voxgate_plugin_sdk::ProviderError;
 
@@ -10,11 +10,12 @@ use crate::voice::Voice;
 
 /// Phoneme ids per utterance at normal speed.
 ///
-/// The decoder's memory grows with the audio frames of one utterance. 300 ids are about
-/// 7 s of speech; measured in wasm (plugins/local/README.md), the plugin then peaks below
-/// the host's 384 MiB limit for `local`. At slower speeds the same ids take more frames,
+/// The decoder's memory grows with the audio frames of one utterance. Measured in the
+/// gateway with joe: a 239-id utterance (6.0 s of speech) needs more than 256 MiB of linear
+/// memory and fits in 320 MiB, leaving headroom under the host's 384 MiB for `local`; a
+/// 289-id one (7 s) came close to 384 MiB. At slower speeds the same ids take more frames,
 /// so the limit is scaled by the speed.
-pub const MAX_UTTERANCE_IDS: usize = 300;
+pub const MAX_UTTERANCE_IDS: usize = 240;
 
 /// Phoneme ids per request. Normalisation can make text longer ("$1,234,567.89" is 14
 /// characters and 17 words), so the character limit alone does not bound the work.
@@ -22,7 +23,7 @@ pub const MAX_UTTERANCE_IDS: usize = 300;
 /// leaves room for numbers while keeping a request under about 60 s of computation.
 pub const MAX_TOTAL_IDS: usize = 6_000;
 
-/// What to say: for each sentence, the phoneme ids of each utterance.
+/// The speech of a request: for each sentence, the phoneme ids of each utterance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// Sentences in order; each is one or more utterances of ids.
@@ -30,7 +31,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The number of ids in the whole plan.
+    /// Returns the number of ids in the whole plan.
     pub fn id_count(&self) -> usize {
         self.sentences.iter().flatten().map(Vec::len).sum()
     }
@@ -41,7 +42,7 @@ impl Plan {
 /// # Errors
 ///
 /// `unsupported` when the text has letters the English phonemizer cannot read (another
-/// provider may), `invalid-request` when it has nothing to say or says too much.
+/// provider may), `invalid-request` when it has no words or expands to too many ids.
 pub fn plan(text: &str, voice: &Voice, dictionary: Dictionary<'_>, speed: f32) -> Result<Plan, ProviderError> {
     let tokens = normalize(text).map_err(|error| ProviderError::Unsupported(error.to_string()))?;
     let phonemizer = Phonemizer::new(dictionary);
@@ -61,7 +62,7 @@ pub fn plan(text: &str, voice: &Voice, dictionary: Dictionary<'_>, speed: f32) -
     let plan = Plan { sentences: planned };
 
     if plan.sentences.is_empty() {
-        return Err(ProviderError::InvalidRequest("the text has nothing to say: no words, numbers or letters".to_string()));
+        return Err(ProviderError::InvalidRequest("the text has no words, numbers or letters to speak".to_string()));
     }
     let count = plan.id_count();
     if count > MAX_TOTAL_IDS {
@@ -81,7 +82,7 @@ mod tests {
     use crate::phonemes::dictionary::tests::SAMPLE;
     use crate::phonemes::ids::PhonemeIdMap;
 
-    /// A voice whose map has every symbol the phonemizer writes, with ids of its own.
+    /// Builds a voice whose map has every symbol the phonemizer writes, with ids of its own.
     fn voice() -> Voice {
         let mut map = json!({"_": [0], "^": [1], "$": [2], " ": [3], ",": [4], ".": [5], "?": [6], "!": [7], ";": [8], ":": [9]});
         for (index, symbol) in arpabet::ipa_symbols().enumerate() {

@@ -11,9 +11,9 @@ use voxgate_plugin_sdk::{AudioContainer, ProviderError, SynthesisRequest, parse_
 use crate::catalog::{MAX_CHARACTERS, MODEL_ID};
 use crate::voice::Voice;
 
-/// The slowest speed offered. Slower speech has more frames per phoneme, and memory
-/// grows with frames; the utterance limit shrinks with speed to compensate, but below 0.5
-/// the voice also degrades audibly.
+/// The slowest speed offered. Slower speech has more frames per phoneme, so it needs more
+/// memory, which the utterance limit offsets by shrinking with speed.
+// NOTE: below 0.5 the voice is expected to drag; that is an estimate, not a measurement.
 pub const MIN_SPEED: f32 = 0.5;
 
 /// The fastest speed offered. Beyond 2 the voice swallows syllables.
@@ -89,7 +89,7 @@ pub fn check<'a>(request: &'a SynthesisRequest, voices: &[Voice]) -> Result<Chec
     Ok(Checked { voice, container, speed, text: &request.text })
 }
 
-/// Whether a voice speaks a BCP 47 tag: "en" and "en-US" match an en-US voice.
+/// Returns whether a voice speaks a BCP 47 tag: "en" and "en-US" match an en-US voice.
 fn speaks(voice: &Voice, language: &str) -> bool {
     let requested = language.to_ascii_lowercase();
     let own = voice.language.to_ascii_lowercase();

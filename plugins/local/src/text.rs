@@ -24,7 +24,7 @@ pub enum Token {
     Punctuation(char),
 }
 
-/// Why text cannot be read.
+/// An error reading text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextError {
     /// A letter of a script the English phonemizer cannot read.

@@ -34,7 +34,7 @@ pub fn pcm_bytes(pcm: &[i16]) -> Vec<u8> {
     pcm.iter().flat_map(|sample| sample.to_le_bytes()).collect()
 }
 
-/// A RIFF WAVE file: the canonical 44-byte header, then the samples.
+/// Writes a RIFF WAVE file: the canonical 44-byte header, then the samples.
 pub fn wav_bytes(pcm: &[i16], sample_rate: u32) -> Vec<u8> {
     let data_size = u32::try_from(pcm.len())
         .unwrap_or(u32::MAX / BYTES_PER_SAMPLE)

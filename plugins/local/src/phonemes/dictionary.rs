@@ -17,7 +17,7 @@ impl<'a> Dictionary<'a> {
         Self { bytes }
     }
 
-    /// The ARPAbet phones of `word` (lower case), such as `HH AH0 L OW1`, or `None`.
+    /// Returns the ARPAbet phones of `word` (lower case), such as `HH AH0 L OW1`, or `None`.
     pub fn lookup(&self, word: &str) -> Option<&'a str> {
         let target = word.as_bytes();
         let mut low = 0;
@@ -39,7 +39,7 @@ impl<'a> Dictionary<'a> {
         None
     }
 
-    /// Whether `word` is a headword.
+    /// Returns whether `word` is a headword.
     pub fn contains(&self, word: &str) -> bool {
         self.lookup(word).is_some()
     }

@@ -57,7 +57,7 @@ impl PhonemeIdMap {
         Ok(Self { ids })
     }
 
-    /// The ids for a phoneme string. Symbols the voice does not know are skipped, as
+    /// Returns the ids for a phoneme string. Symbols the voice does not know are skipped, as
     /// Piper does; [`PhonemeIdMap::missing`] lists them so tests can prove none occur.
     pub fn ids(&self, phonemes: &str) -> Vec<i64> {
         let pad = self.get(PAD);
@@ -74,7 +74,7 @@ impl PhonemeIdMap {
         ids
     }
 
-    /// The symbols in `symbols` that the voice has no id for.
+    /// Returns the symbols in `symbols` that the voice has no id for.
     pub fn missing(&self, symbols: impl IntoIterator<Item = char>) -> Vec<char> {
         let mut missing: Vec<char> = symbols
             .into_iter()
@@ -91,7 +91,7 @@ impl PhonemeIdMap {
     }
 }
 
-/// How many ids a phoneme string becomes when every symbol is known: start, pad, two
+/// Returns how many ids a phoneme string becomes when every symbol is known: start, pad, two
 /// per symbol, end.
 pub fn id_count(phonemes: &str) -> usize {
     3 + 2 * phonemes.chars().count()

@@ -68,7 +68,7 @@ const GRAPHEMES: [(&str, &str); 56] = [
     ("h", "HH"),
 ];
 
-/// The long vowel that a silent final e gives the vowel before it ("make", "time").
+/// Returns the long vowel that a silent final e gives the vowel before it ("make", "time").
 fn long_vowel(vowel: u8) -> Option<&'static str> {
     match vowel {
         b'a' => Some("EY"),
@@ -104,7 +104,7 @@ pub fn sound_out(word: &str) -> Vec<Phone> {
     stress(&bases)
 }
 
-/// The index of a final e that is silent: after a consonant, in a word with another
+/// Returns the index of a final e that is silent: after a consonant, in a word with another
 /// vowel before it ("make", but not "be" or "the").
 fn silent_final_e(letters: &[u8]) -> Option<usize> {
     let last = letters.len().checked_sub(1)?;
@@ -115,7 +115,7 @@ fn silent_final_e(letters: &[u8]) -> Option<usize> {
     (is_final_e && has_other_vowel).then_some(last)
 }
 
-/// The phones for the grapheme at `index` and how many letters it used.
+/// Returns the phones for the grapheme at `index` and how many letters it used.
 fn grapheme(letters: &[u8], index: usize, silent_e: Option<usize>) -> (&'static str, usize) {
     let letter = letters[index];
     let next = letters.get(index + 1).copied();
@@ -216,7 +216,7 @@ fn stress(bases: &[&'static str]) -> Vec<Phone> {
     phones
 }
 
-/// The name of a letter in ARPAbet, as said when spelling ("B" is "bee").
+/// Returns the name of a letter in ARPAbet, as read when spelling ("B" is "bee").
 pub fn letter_name(letter: char) -> Option<&'static str> {
     let name = match letter.to_ascii_uppercase() {
         'A' => "EY1",

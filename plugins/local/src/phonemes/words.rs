@@ -29,10 +29,11 @@ const SUFFIXES: [(&str, &str, &str); 14] = [
 /// split almost any word.
 const MIN_COMPOUND_PART: usize = 3;
 
-/// Words people say with fewer letters than they have vowels for, read as letters.
+/// The longest word without vowel letters that is spelled ("mp", "http"). Longer ones are
+/// sounded out by rule.
 const MAX_SPELLED_LENGTH: usize = 4;
 
-/// How a word's phones were found, for tests and diagnostics.
+/// The source of a word's phones, for tests and diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// The word is a headword.

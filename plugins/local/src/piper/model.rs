@@ -1,11 +1,16 @@
 //! Runs a prepared Piper voice with tract: the encoder half unplanned, the decoder half
 //! optimised for each utterance's frame count.
 //!
-//! Measured in shared/reference/offline-voice.md (tract 0.23.9, wasm32-wasip2 with SIMD):
+//! Measured for this project (tract 0.23.9, wasm32-wasip2 with SIMD, 2-core x86_64):
 //! the encoder cannot be typed with a symbolic phoneme count, and optimising it per
 //! request costs more than it saves, so it runs as an un-typed plan. The decoder (flow
-//! and HiFi-GAN, 361 nodes of convolutions) optimises in about 0.25 s for a concrete frame
-//! count and then runs 2.3 times faster than un-typed.
+//! and HiFi-GAN, 361 nodes of convolutions) runs 2.3 times faster optimised than
+//! un-typed, and optimises in about 0.25 s for a concrete frame count, so it is planned
+//! for each utterance.
+//!
+//! NOTE: a single plan with a symbolic frame count would save that planning and runs as
+//! fast, but measured in the gateway it needed more than 384 MiB of linear memory for a
+//! 6 s utterance that the concrete plan speaks within 320 MiB.
 
 use tract_onnx::prelude::*;
 use tract_onnx::Onnx;
@@ -18,12 +23,12 @@ use super::noise::Noise;
 use crate::voice::{EmbeddedVoice, Voice};
 
 /// The most audio frames one utterance may have. Each frame is 256 samples (Piper's hop
-/// length), so 1600 frames are 18.6 s at 22,050 Hz. The utterance limit keeps real
-/// utterances far below this; it only stops a runaway duration prediction from
-/// exhausting memory.
-pub const MAX_FRAMES: usize = 1600;
+/// length), so 1000 frames are 11.6 s at 22,050 Hz, about twice what the utterance limit
+/// lets through at normal speed (a 6 s utterance already needs about 300 MiB). It turns a
+/// runaway duration prediction into a clear error instead of an out-of-memory trap.
+pub const MAX_FRAMES: usize = 1000;
 
-/// Why inference failed. These are faults of the plugin or its voice, never of the
+/// An inference failure. These are faults of the plugin or its voice, never of the
 /// caller's text.
 #[derive(Debug)]
 pub enum InferenceError {
@@ -162,7 +167,7 @@ impl Synthesizer {
     }
 }
 
-/// The scales a request speaks with: the voice's defaults, with the length divided by the
+/// Returns the scales a request speaks with: the voice's defaults, with the length divided by the
 /// requested speed.
 pub fn scales(voice: &Voice, speed: f32) -> Scales {
     Scales {
@@ -190,8 +195,8 @@ fn onnx() -> Onnx {
     Onnx {
         op_register: ops,
         // The halves' value_info and output shapes name symbolic dimensions that clash
-        // with concrete input facts, and tract does not need them: measured in
-        // shared/reference/offline-voice.md.
+        // with concrete input facts (tract then fails to set the input facts), and tract
+        // does not need them.
         use_output_shapes: false,
         ignore_output_types: false,
         ignore_value_info: true,

@@ -42,12 +42,12 @@ impl Noise {
         mixed ^ (mixed >> 31)
     }
 
-    /// A uniform sample in (0, 1], never 0, so its logarithm is finite.
+    /// Returns a uniform sample in (0, 1], never 0, so its logarithm is finite.
     fn uniform(&mut self) -> f64 {
         ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
     }
 
-    /// A standard normal sample.
+    /// Returns a standard normal sample.
     pub fn normal(&mut self) -> f32 {
         if let Some(spare) = self.spare.take() {
             return spare;

@@ -85,14 +85,14 @@ const MONTHS: [(&str, &str); 12] = [
     ("december", "dec"),
 ];
 
-/// All-capital words that people say as words, not letter by letter.
+/// All-capital words that are read as words, not letter by letter.
 const SPOKEN_ACRONYMS: [&str; 24] = [
     "AIDS", "ASAP", "AWOL", "COVID", "FAQ", "FIFA", "GIF", "JPEG", "LASER", "LOL", "NASA",
     "NATO", "NASDAQ", "OPEC", "PIN", "RADAR", "SCUBA", "SIM", "SONAR", "UNESCO", "UNICEF",
     "WASM", "YOLO", "OK",
 ];
 
-/// The reading of an abbreviation, for a word as written (any case).
+/// Returns the reading of an abbreviation, for a word as written (any case).
 pub fn expand(word: &str) -> Option<&'static str> {
     let lower = word.to_ascii_lowercase();
     ABBREVIATIONS
@@ -101,12 +101,12 @@ pub fn expand(word: &str) -> Option<&'static str> {
         .map(|(_, spoken)| *spoken)
 }
 
-/// Whether a period after this abbreviation may also end the sentence.
+/// Returns whether a period after this abbreviation may also end the sentence.
 pub fn may_end_sentence(word: &str) -> bool {
     MAY_END_SENTENCE.contains(&word.to_ascii_lowercase().as_str())
 }
 
-/// The reading of a unit after a number, singular when `count_is_one`.
+/// Returns the reading of a unit after a number, singular when `count_is_one`.
 pub fn unit(word: &str, count_is_one: bool) -> Option<&'static str> {
     let lower = word.to_ascii_lowercase();
     // "S" and "H" in capitals are more often initials than units.
@@ -119,7 +119,7 @@ pub fn unit(word: &str, count_is_one: bool) -> Option<&'static str> {
         .map(|(_, one, many)| if count_is_one { *one } else { *many })
 }
 
-/// The month number (1 to 12) for a month name or abbreviation.
+/// Returns the month number (1 to 12) for a month name or abbreviation.
 pub fn month_number(word: &str) -> Option<u32> {
     let lower = word.to_ascii_lowercase();
     let position = MONTHS
@@ -128,18 +128,18 @@ pub fn month_number(word: &str) -> Option<u32> {
     u32::try_from(position + 1).ok()
 }
 
-/// The name of month `number` (1 to 12).
+/// Returns the name of month `number` (1 to 12).
 pub fn month_name(number: u32) -> Option<&'static str> {
     let index = usize::try_from(number.checked_sub(1)?).ok()?;
     MONTHS.get(index).map(|(name, _)| *name)
 }
 
-/// Whether an all-capital word is said as a word rather than spelled.
+/// Returns whether an all-capital word is read as a word rather than spelled.
 pub fn is_spoken_acronym(word: &str) -> bool {
     SPOKEN_ACRONYMS.contains(&word)
 }
 
-/// A symbol's reading when it stands between words, or `None` when it is silent.
+/// Returns a symbol's reading between words, or `None` when it is silent.
 pub fn symbol(character: char) -> Option<&'static str> {
     let word = match character {
         '&' => "and",
@@ -157,7 +157,7 @@ pub fn symbol(character: char) -> Option<&'static str> {
     Some(word)
 }
 
-/// A currency symbol's unit, as (singular, plural, cent singular, cent plural).
+/// Returns a currency symbol's unit as (singular, plural, cent singular, cent plural).
 pub fn currency(character: char) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
     let names = match character {
         '$' => ("dollar", "dollars", "cent", "cents"),

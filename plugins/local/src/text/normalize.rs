@@ -31,7 +31,7 @@ pub fn normalize(text: &str) -> Result<Vec<Token>, TextError> {
     Ok(reader.output)
 }
 
-/// Whether most words are in capitals, so that capitals do not mark acronyms.
+/// Returns whether most words are in capitals, in which case capitals do not mark acronyms.
 fn is_shouting(tokens: &[Scanned]) -> bool {
     let words: Vec<&str> = tokens
         .iter()
@@ -380,8 +380,8 @@ fn is_acronym(word: &str) -> bool {
     word.len() >= 2 && is_all_capitals(word)
 }
 
-/// A number with no context: four-digit numbers from 1100 to 2099 written without a
-/// comma read as years.
+/// Reads a number with no context. Four-digit numbers from 1100 to 2099 written without a
+/// comma are read as years.
 fn plain_number(integer: &str, fraction: &str, grouped: bool) -> String {
     let is_year_like = !grouped
         && fraction.is_empty()

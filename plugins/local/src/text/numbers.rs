@@ -120,7 +120,7 @@ pub fn ordinal(number: u64) -> String {
     format!("{head}{last}")
 }
 
-/// Reads `year` the way English speakers say years: 1984 is "nineteen eighty-four", 2005
+/// Reads `year` the way English speakers read years: 1984 is "nineteen eighty-four", 2005
 /// is "two thousand five", 2024 is "twenty twenty-four", 1900 is "nineteen hundred".
 pub fn year(year: u64) -> String {
     let century = year / 100;

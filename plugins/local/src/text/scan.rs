@@ -71,8 +71,8 @@ pub fn scan(text: &str) -> Result<Vec<Scanned>, TextError> {
     Ok(tokens)
 }
 
-/// Letters the phonemizer reads: ASCII letters and Latin letters with diacritics, which
-/// [`super::normalize`] folds to ASCII.
+/// Returns whether the phonemizer reads `character`: ASCII letters, and Latin letters with
+/// diacritics, which [`super::normalize`] folds to ASCII.
 fn is_letter(character: char) -> bool {
     character.is_ascii_alphabetic() || super::latin::fold(character).is_some()
 }
@@ -154,7 +154,7 @@ fn grouped_digits(chars: &[char], start: usize) -> (String, usize) {
     }
 }
 
-/// The end of an ordinal suffix that matches the number ("1st", "22nd", "13th").
+/// Returns the end of an ordinal suffix that matches the number ("1st", "22nd", "13th").
 fn ordinal_suffix(chars: &[char], end: usize, digits: &str) -> Option<usize> {
     let suffix: String = chars.get(end..end + 2)?.iter().collect::<String>().to_lowercase();
     let followed_by_letter = chars.get(end + 2).is_some_and(|next| next.is_alphabetic());
