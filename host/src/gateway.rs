@@ -580,7 +580,7 @@ fn log_plugin_set(set: &PluginSet, config: &Config) {
             compiled = ?plugin.source,
             "loaded plugin"
         );
-        for (name, why) in plugin.secrets.missing() {
+        for (name, why) in plugin.missing_required_secrets() {
             tracing::warn!(
                 provider = %plugin.id(),
                 secret = %name,

@@ -117,9 +117,7 @@ pub async fn synthesize(
     let deadline = Instant::now() + upstream.config().total_timeout();
 
     let missing: Vec<String> = plugin
-        .secrets
-        .missing()
-        .filter(|(name, _)| plugin.info.secrets.iter().any(|s| s.required && s.name == *name))
+        .missing_required_secrets()
         .map(|(name, why)| format!("secret `{name}`: {why}"))
         .collect();
     if !missing.is_empty() {

@@ -42,6 +42,13 @@ impl LoadedPlugin {
     pub fn id(&self) -> &str {
         &self.info.id
     }
+
+    /// Required secrets that have no value, with the reason.
+    pub fn missing_required_secrets(&self) -> impl Iterator<Item = (&str, &crate::secrets::MissingSecret)> {
+        self.secrets
+            .missing()
+            .filter(|(name, _)| self.info.secrets.iter().any(|secret| secret.required && secret.name == *name))
+    }
 }
 
 /// A file that was not loaded, and why.

@@ -112,8 +112,9 @@ fn voice_elsewhere(voice: &str, voice_provider: &str, model_provider: &str) -> I
     )
 }
 
+/// Whether every secret the plugin requires has a value; optional secrets may be unset.
 pub fn is_configured(plugin: &LoadedPlugin) -> bool {
-    plugin.secrets.missing().next().is_none()
+    plugin.missing_required_secrets().next().is_none()
 }
 
 pub fn unknown_model(model: &str, plugins: &[Arc<LoadedPlugin>]) -> InvalidRequest {

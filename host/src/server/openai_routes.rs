@@ -99,7 +99,7 @@ pub fn providers(gateway: &Gateway) -> Response<Body> {
                 .iter()
                 .map(|setting| json!({ "name": setting.name, "description": setting.description, "default": setting.default }))
                 .collect();
-            let missing: Vec<&str> = plugin.secrets.missing().map(|(name, _)| name).collect();
+            let missing: Vec<&str> = plugin.missing_required_secrets().map(|(name, _)| name).collect();
             let breaker = gateway.breaker_state(&info.id).unwrap_or(BreakerState::Closed);
             json!({
                 "id": info.id,
