@@ -1,7 +1,7 @@
 //! Checks a synthesis request against what the local voice can do.
 //!
-//! What this provider cannot serve (another model, voice, container, sample rate,
-//! language, timestamps, instructions, a speed outside its range) is `unsupported`, so
+//! What this provider cannot serve (another model, voice, container, language,
+//! timestamps, instructions, a speed outside its range) is `unsupported`, so
 //! the host can fall back to another provider. Values wrong for any provider (empty or
 //! over-long text, unknown options, a speed that is not a positive number) are
 //! `invalid-request`.
@@ -58,15 +58,11 @@ pub fn check<'a>(request: &'a SynthesisRequest, voices: &[Voice]) -> Result<Chec
             container.name()
         )));
     }
-    let sample_rate = voices[voice].sample_rate;
-    if let Some(requested) = request.format.sample_rate
-        && requested != sample_rate
-    {
-        return Err(ProviderError::Unsupported(format!(
-            "the voice `{}` speaks at {sample_rate} Hz only, not {requested} Hz",
-            request.voice
-        )));
-    }
+    // A requested sample rate is not checked: the voice speaks at its own rate, which the
+    // audio's format states. The OpenAI-compatible route asks for OpenAI's 24 kHz, and the
+    // gateway does not resample.
+    // NOTE: raw `pcm` therefore arrives at the voice's rate (22,050 Hz for joe), not the
+    // 24 kHz that OpenAI clients assume; use `wav` where that matters.
     if let Some(language) = &request.language
         && !speaks(&voices[voice], language)
     {
@@ -167,6 +163,7 @@ mod tests {
         assert_eq!(outcome(|request| request.format.container = AudioContainer::Pcm), Ok((0, AudioContainer::Pcm, 1.0)));
         assert_eq!(outcome(|request| request.speed = Some(1.5)), Ok((0, AudioContainer::Wav, 1.5)));
         assert!(outcome(|request| request.format.sample_rate = Some(16000)).is_ok());
+        assert!(outcome(|request| request.format.sample_rate = Some(24000)).is_ok());
         assert!(outcome(|request| request.language = Some("en".to_string())).is_ok());
         assert!(outcome(|request| request.language = Some("EN-us".to_string())).is_ok());
     }
@@ -176,7 +173,6 @@ mod tests {
         assert!(is_unsupported(outcome(|request| request.model = "tts-1".to_string())));
         assert!(is_unsupported(outcome(|request| request.voice = "alloy".to_string())));
         assert!(is_unsupported(outcome(|request| request.format.container = AudioContainer::Mp3)));
-        assert!(is_unsupported(outcome(|request| request.format.sample_rate = Some(24000))));
         assert!(is_unsupported(outcome(|request| request.language = Some("de".to_string()))));
         assert!(is_unsupported(outcome(|request| request.timestamps = true)));
         assert!(is_unsupported(outcome(|request| request.instructions = Some("whisper".to_string()))));

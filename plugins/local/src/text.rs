@@ -2,8 +2,9 @@
 //!
 //! [`normalize`] expands numbers, money, dates, times, units, abbreviations and acronyms
 //! into [`Token`]s, and [`sentences`] groups them so that the voice speaks one sentence at
-//! a time. Nothing is dropped silently: a word the dictionary lacks is still a word, and
-//! letters outside the Latin script are an error rather than silence.
+//! a time. A word the dictionary lacks is still a word. Text mostly in another script is
+//! an error (another provider should speak it); a few such words in English text are
+//! skipped.
 
 mod abbreviations;
 mod latin;

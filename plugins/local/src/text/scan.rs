@@ -35,12 +35,28 @@ pub struct Scanned {
 
 /// Splits `text` into raw tokens.
 ///
+/// Letters of other scripts than Latin are skipped when most letters are Latin, so that a
+/// foreign name in English text does not cost the whole clip.
+///
 /// # Errors
 ///
-/// Returns [`TextError::UnsupportedScript`] for a letter outside the Latin script, since
-/// the English phonemizer cannot read it and dropping it would silently skip words.
+/// Returns [`TextError::UnsupportedScript`] when at least half of the letters are outside
+/// the Latin script: that text is not English, and another provider should speak it.
+// NOTE: the skipped words are silent. Reading them needs a phonemizer for their language.
 pub fn scan(text: &str) -> Result<Vec<Scanned>, TextError> {
     let chars: Vec<char> = text.chars().collect();
+    let foreign: Vec<char> = chars
+        .iter()
+        .copied()
+        .filter(|&character| character.is_alphabetic() && !is_letter(character))
+        .collect();
+    let latin = chars.iter().filter(|&&character| is_letter(character)).count();
+    if let Some(&first) = foreign.first()
+        && foreign.len() >= latin
+    {
+        return Err(TextError::UnsupportedScript(first));
+    }
+
     let mut tokens = Vec::new();
     let mut index = 0;
     let mut spaced = true;
@@ -58,7 +74,9 @@ pub fn scan(text: &str) -> Result<Vec<Scanned>, TextError> {
         } else if is_letter(character) {
             word(&chars, index)
         } else if character.is_alphabetic() {
-            return Err(TextError::UnsupportedScript(character));
+            spaced = true;
+            index += 1;
+            continue;
         } else {
             (Raw::Symbol(character), index + 1)
         };
@@ -304,7 +322,16 @@ mod tests {
 
     #[test]
     fn other_scripts_are_refused() {
-        assert_eq!(scan("hello 你好"), Err(TextError::UnsupportedScript('你')));
+        assert_eq!(scan("hi 你好"), Err(TextError::UnsupportedScript('你')));
+        assert_eq!(scan("Привет"), Err(TextError::UnsupportedScript('П')));
         assert!(scan("café").is_ok());
+    }
+
+    #[test]
+    fn a_few_foreign_letters_are_skipped() {
+        assert_eq!(
+            raws("hello 你好 world"),
+            vec![Raw::Word("hello".to_string()), Raw::Word("world".to_string())]
+        );
     }
 }
