@@ -14,7 +14,7 @@ use crate::cache::{AudioCache, CacheKey, CachedAudio};
 use crate::delivery::{CacheStatus, Delivery, DeliverySink, FlightGuard, Flights, Join, now_unix, wait};
 use crate::metrics::{AttemptLabels, CacheLabels, Metrics, provider as provider_label};
 use crate::plugin::wit::AudioFormat;
-use crate::usage::{RateDecision, UsageStore, month_bounds};
+use crate::usage::{RateDecision, UsageError, UsageStore, month_bounds};
 use crate::config::Config;
 use crate::engine::PluginEngine;
 use crate::plugin::wit::SynthesisRequest;
@@ -89,7 +89,7 @@ impl Gateway {
             auth: Authenticator::new(config),
             sink: Arc::new(DeliverySink {
                 cache: AudioCache::open_if_enabled(&config.cache)?.map(Arc::new),
-                usage: Arc::new(UsageStore::open(&config.usage)?),
+                usage: Arc::new(open_usage(config)?),
                 metrics: Arc::new(Metrics::new()),
                 flights: Arc::new(Flights::default()),
             }),
@@ -639,4 +639,24 @@ fn price(candidate: &Candidate) -> f64 {
 fn seconds_to_next_month(now: u64) -> u64 {
     let (_, end) = month_bounds(now);
     end.saturating_sub(now).max(1)
+}
+
+/// Opens the usage store. The embedded store is one file that one process may hold at a
+/// time; when another gateway (or a running server, for `voxgate say`) holds it, this
+/// process records its usage in a private file instead, and says so.
+fn open_usage(config: &Config) -> anyhow::Result<UsageStore> {
+    match UsageStore::open(&config.usage) {
+        Ok(store) => Ok(store),
+        Err(UsageError::DatabaseInUse { .. }) => {
+            let mut private = config.usage.clone();
+            private.path = std::env::temp_dir().join(format!("voxgate-usage-{}.redb", std::process::id()));
+            tracing::warn!(
+                path = %config.usage.path.display(),
+                fallback = %private.path.display(),
+                "the usage store is open in another voxgate process; this process records usage in a private file. Give each instance its own usage.path, or use the redis backend to share totals"
+            );
+            Ok(UsageStore::open(&private)?)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
