@@ -11,7 +11,8 @@
 //! 3. [`phonemes`] turns words into the voice's IPA (CMUdict, weak forms, rules) and ids;
 //! 4. [`utterance`] and [`plan`] bound each inference so memory stays bounded;
 //! 5. [`piper`] runs the two halves of the voice's graph, one utterance at a time;
-//! 6. [`wav`] writes 16-bit PCM or WAV at the voice's sample rate.
+//! 6. [`wav`] writes WAV at the voice's sample rate, or 16-bit PCM at the requested rate
+//!    ([`resample`]), since raw PCM cannot state its rate.
 //!
 //! The voices and the dictionary are embedded at build time from what
 //! `prepare/prepare_voice.py` wrote (see `build.rs`).
@@ -23,6 +24,7 @@ pub mod phonemes;
 pub mod piper;
 pub mod plan;
 pub mod request;
+pub mod resample;
 mod speech;
 pub mod text;
 pub mod utterance;

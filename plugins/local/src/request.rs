@@ -9,6 +9,7 @@
 use voxgate_plugin_sdk::{AudioContainer, ProviderError, SynthesisRequest, parse_options};
 
 use crate::catalog::{MAX_CHARACTERS, MODEL_ID};
+use crate::resample::{MAX_RATE, MIN_RATE};
 use crate::voice::Voice;
 
 /// The slowest speed offered. Slower speech has more frames per phoneme, so it needs more
@@ -58,11 +59,16 @@ pub fn check<'a>(request: &'a SynthesisRequest, voices: &[Voice]) -> Result<Chec
             container.name()
         )));
     }
-    // A requested sample rate is not checked: the voice speaks at its own rate, which the
-    // audio's format states. The OpenAI-compatible route asks for OpenAI's 24 kHz, and the
-    // gateway does not resample.
-    // NOTE: raw `pcm` therefore arrives at the voice's rate (22,050 Hz for joe), not the
-    // 24 kHz that OpenAI clients assume; use `wav` where that matters.
+    // WAV comes at the voice's rate, which its header states, whatever rate was requested.
+    // Raw PCM comes at the requested rate (see `resample`), within the range converted.
+    if let Some(requested) = request.format.sample_rate
+        && container == AudioContainer::Pcm
+        && !(MIN_RATE..=MAX_RATE).contains(&requested)
+    {
+        return Err(ProviderError::Unsupported(format!(
+            "the local provider writes pcm at {MIN_RATE} to {MAX_RATE} Hz, not {requested} Hz"
+        )));
+    }
     if let Some(language) = &request.language
         && !speaks(&voices[voice], language)
     {
@@ -174,6 +180,10 @@ mod tests {
         assert!(is_unsupported(outcome(|request| request.voice = "alloy".to_string())));
         assert!(is_unsupported(outcome(|request| request.format.container = AudioContainer::Mp3)));
         assert!(is_unsupported(outcome(|request| request.language = Some("de".to_string()))));
+        assert!(is_unsupported(outcome(|request| {
+            request.format.container = AudioContainer::Pcm;
+            request.format.sample_rate = Some(96000);
+        })));
         assert!(is_unsupported(outcome(|request| request.timestamps = true)));
         assert!(is_unsupported(outcome(|request| request.instructions = Some("whisper".to_string()))));
         assert!(is_unsupported(outcome(|request| request.speed = Some(4.0))));

@@ -6,6 +6,7 @@ use voxgate_plugin_sdk::{Audio, AudioContainer, AudioFormat, ProviderError, Step
 use crate::phonemes::dictionary::Dictionary;
 use crate::plan::{Plan, plan};
 use crate::request::check;
+use crate::resample::resample;
 use crate::voice::{DICTIONARY, EmbeddedVoice, Voice, voices};
 use crate::wav;
 
@@ -23,12 +24,15 @@ pub fn synthesize(request: &SynthesisRequest) -> Result<Step, ProviderError> {
 
     let pcm = speak(&plan, voice, embedded, checked.speed)?;
 
-    let data = match checked.container {
-        AudioContainer::Wav => wav::wav_bytes(&pcm, voice.sample_rate),
-        _ => wav::pcm_bytes(&pcm),
+    let (data, sample_rate) = match checked.container {
+        AudioContainer::Wav => (wav::wav_bytes(&pcm, voice.sample_rate), voice.sample_rate),
+        _ => {
+            let rate = request.format.sample_rate.unwrap_or(voice.sample_rate);
+            (wav::pcm_bytes(&resample(&pcm, voice.sample_rate, rate)), rate)
+        }
     };
     Ok(Step::Audio(Audio {
-        format: AudioFormat { container: checked.container, sample_rate: Some(voice.sample_rate), bitrate: None },
+        format: AudioFormat { container: checked.container, sample_rate: Some(sample_rate), bitrate: None },
         data,
         alignment: None,
         billed_characters: None,
