@@ -22,7 +22,10 @@ fn main() {
     let voice_dir = fs::canonicalize(&voice_dir).unwrap_or(voice_dir);
     let manifest = voice_dir.join("voices.txt");
     println!("cargo:rerun-if-changed={}", manifest.display());
-    println!("cargo:rerun-if-changed={}", voice_dir.join("fingerprint.txt").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        voice_dir.join("fingerprint.txt").display()
+    );
 
     let is_wasm = env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|arch| arch == "wasm32");
     let with_models = env::var_os("CARGO_FEATURE_INFERENCE").is_some();
@@ -53,9 +56,17 @@ fn embedded(voice_dir: &Path, list: &str, with_models: bool) -> String {
     let dictionary = voice_dir.join("cmudict.dict");
     let mut code = String::new();
     let _ = writeln!(code, "/// Where the voices were prepared.");
-    let _ = writeln!(code, "pub const VOICE_DIR: &str = {:?};", voice_dir.display().to_string());
+    let _ = writeln!(
+        code,
+        "pub const VOICE_DIR: &str = {:?};",
+        voice_dir.display().to_string()
+    );
     let _ = writeln!(code, "/// The prepared CMU Pronouncing Dictionary.");
-    let _ = writeln!(code, "pub static DICTIONARY: &[u8] = include_bytes!({:?});", path_text(&dictionary));
+    let _ = writeln!(
+        code,
+        "pub static DICTIONARY: &[u8] = include_bytes!({:?});",
+        path_text(&dictionary)
+    );
     let _ = writeln!(code, "/// The prepared voices.");
     let _ = writeln!(code, "pub static VOICES: &[EmbeddedVoice] = &[");
     for id in list.lines().map(str::trim).filter(|id| !id.is_empty()) {
@@ -63,13 +74,23 @@ fn embedded(voice_dir: &Path, list: &str, with_models: bool) -> String {
         let config = folder.join("voice.json");
         let (encoder, decoder) = if with_models {
             (
-                format!("include_bytes!({:?})", path_text(&folder.join("encoder.onnx"))),
-                format!("include_bytes!({:?})", path_text(&folder.join("decoder.onnx"))),
+                format!(
+                    "include_bytes!({:?})",
+                    path_text(&folder.join("encoder.onnx"))
+                ),
+                format!(
+                    "include_bytes!({:?})",
+                    path_text(&folder.join("decoder.onnx"))
+                ),
             )
         } else {
             ("&[]".to_string(), "&[]".to_string())
         };
-        for file in [&config, &folder.join("encoder.onnx"), &folder.join("decoder.onnx")] {
+        for file in [
+            &config,
+            &folder.join("encoder.onnx"),
+            &folder.join("decoder.onnx"),
+        ] {
             println!("cargo:rerun-if-changed={}", file.display());
         }
         let _ = writeln!(

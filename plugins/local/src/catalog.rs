@@ -13,11 +13,10 @@ pub const MODEL_ID: &str = "piper";
 /// The most characters one request may contain.
 ///
 /// Measured on the project machine (2 cores, wasmtime 48, see plugins/local/README.md):
-/// English text becomes about 1.8 phoneme ids per character and 15 characters of text
-/// are about one second of speech, which the plugin speaks at a real-time factor of about
-/// 0.35. 2,000 characters are about 130 s of audio and 45 s of computation, well inside
-/// the host's 120 s call budget for `local` even with the second concurrent synthesis on
-/// the other core. Longer texts belong with a streaming provider or split by the caller.
+/// 290 characters of English became 17.7 s of speech in 7.1 s of CPU (RTF 0.4), so 2,000
+/// characters are about 2 minutes of speech and 50 s of computation, inside the host's
+/// 120 s call budget for `local` with the second concurrent synthesis on the other core.
+/// The gateway splits longer text at sentence boundaries into requests of this size.
 pub const MAX_CHARACTERS: u32 = 2_000;
 
 /// The containers the plugin writes. The gateway does not transcode, so compressed
@@ -34,7 +33,9 @@ pub fn describe(voices: &[Voice]) -> Result<ProviderInfo, SettingsError> {
     let Some(default_voice) = voices.first() else {
         return Err(SettingsError {
             name: "voice".to_string(),
-            message: "the local plugin was built without a voice; rebuild it with `make build-plugins`".to_string(),
+            message:
+                "the local plugin was built without a voice; rebuild it with `make build-plugins`"
+                    .to_string(),
         });
     };
 
@@ -95,7 +96,10 @@ mod tests {
         assert!(info.settings.is_empty());
         let model = &info.models[0];
         assert_eq!(model.price_per_million_characters, 0.0);
-        assert_eq!(model.formats, vec![AudioContainer::Wav, AudioContainer::Pcm]);
+        assert_eq!(
+            model.formats,
+            vec![AudioContainer::Wav, AudioContainer::Pcm]
+        );
         assert_eq!(model.languages, vec!["en-US".to_string()]);
         assert!(!model.streaming);
         assert_eq!(info.voices[0].models, vec!["piper".to_string()]);

@@ -31,18 +31,27 @@ pub mod utterance;
 pub mod voice;
 pub mod wav;
 
-use voxgate_plugin_sdk::{Guest, HttpResponse, ProviderError, ProviderInfo, Setting, SettingsError, Step, SynthesisRequest};
+use voxgate_plugin_sdk::{
+    Guest, HttpResponse, ProviderError, ProviderInfo, Setting, SettingsError, Step,
+    SynthesisRequest,
+};
 
 /// The offline provider.
 pub struct Local;
 
 impl Guest for Local {
     fn describe(_settings: Vec<Setting>) -> Result<ProviderInfo, SettingsError> {
-        let voices: Vec<voice::Voice> = voice::voices().into_iter().map(|(voice, _)| voice).collect();
+        let voices: Vec<voice::Voice> = voice::voices()
+            .into_iter()
+            .map(|(voice, _)| voice)
+            .collect();
         catalog::describe(&voices)
     }
 
-    fn synthesize(request: SynthesisRequest, _settings: Vec<Setting>) -> Result<Step, ProviderError> {
+    fn synthesize(
+        request: SynthesisRequest,
+        _settings: Vec<Setting>,
+    ) -> Result<Step, ProviderError> {
         speech::synthesize(&request)
     }
 

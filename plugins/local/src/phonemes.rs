@@ -36,14 +36,16 @@ impl<'a> Phonemizer<'a> {
     /// Phonemizes one sentence (or any run of tokens). Every word and every spelled
     /// letter gives a non-empty [`Piece::Word`].
     pub fn phonemize(&self, tokens: &[Token]) -> Vec<Piece> {
-        let phones: Vec<Option<Vec<Phone>>> = tokens.iter().map(|token| self.citation(token)).collect();
+        let phones: Vec<Option<Vec<Phone>>> =
+            tokens.iter().map(|token| self.citation(token)).collect();
 
         let mut pieces = Vec::with_capacity(tokens.len());
         for (index, token) in tokens.iter().enumerate() {
             let piece = match (token, &phones[index]) {
                 (Token::Punctuation(mark), _) => Piece::Punctuation(*mark),
                 (Token::Word(word), Some(citation)) => {
-                    let next_vowel = starts_with_vowel(phones.get(index + 1).and_then(Option::as_ref));
+                    let next_vowel =
+                        starts_with_vowel(phones.get(index + 1).and_then(Option::as_ref));
                     let weak = weak_forms::weak_form(word, next_vowel);
                     Piece::Word(arpabet::to_ipa(weak.as_deref().unwrap_or(citation)))
                 }
@@ -108,10 +110,18 @@ mod tests {
     #[test]
     fn no_word_is_dropped() {
         let text = "Zyxwv 42 glorpington FBI $3 hello";
-        let words = normalize(text).unwrap().iter().filter(|token| !matches!(token, Token::Punctuation(_))).count();
+        let words = normalize(text)
+            .unwrap()
+            .iter()
+            .filter(|token| !matches!(token, Token::Punctuation(_)))
+            .count();
         let pieces = phonemize(text);
 
         assert_eq!(pieces.len(), words);
-        assert!(pieces.iter().all(|piece| matches!(piece, Piece::Word(ipa) if !ipa.is_empty())));
+        assert!(
+            pieces
+                .iter()
+                .all(|piece| matches!(piece, Piece::Word(ipa) if !ipa.is_empty()))
+        );
     }
 }

@@ -17,11 +17,12 @@ use crate::voice::Voice;
 /// so the limit is scaled by the speed.
 pub const MAX_UTTERANCE_IDS: usize = 240;
 
-/// Phoneme ids per request. Normalisation can make text longer ("$1,234,567.89" is 14
-/// characters and 17 words), so the character limit alone does not bound the work.
-/// 1.8 ids per character of ordinary text puts 2,000 characters at about 3,600 ids; 6,000
-/// leaves room for numbers while keeping a request under about 60 s of computation.
-pub const MAX_TOTAL_IDS: usize = 6_000;
+/// Phoneme ids per request. Normalisation can make text longer ("$1,234,567.89" is 13
+/// characters and 16 words), so the character limit alone does not bound the work.
+/// Ordinary English is about 1.8 ids per character, so 2,000 characters are about 3,600
+/// ids. 4,500 ids leave room for numbers and are about 150 s of speech, which take about
+/// 60 s of CPU at the measured RTF of 0.4, half the host's 120 s call budget.
+pub const MAX_TOTAL_IDS: usize = 4_500;
 
 /// The speech of a request: for each sentence, the phoneme ids of each utterance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,12 @@ impl Plan {
 ///
 /// `unsupported` when the text has letters the English phonemizer cannot read (another
 /// provider may), `invalid-request` when it has no words or expands to too many ids.
-pub fn plan(text: &str, voice: &Voice, dictionary: Dictionary<'_>, speed: f32) -> Result<Plan, ProviderError> {
+pub fn plan(
+    text: &str,
+    voice: &Voice,
+    dictionary: Dictionary<'_>,
+    speed: f32,
+) -> Result<Plan, ProviderError> {
     let tokens = normalize(text).map_err(|error| ProviderError::Unsupported(error.to_string()))?;
     let phonemizer = Phonemizer::new(dictionary);
     let max_ids = ((MAX_UTTERANCE_IDS as f32) * speed.min(1.0)) as usize;
@@ -62,7 +68,9 @@ pub fn plan(text: &str, voice: &Voice, dictionary: Dictionary<'_>, speed: f32) -
     let plan = Plan { sentences: planned };
 
     if plan.sentences.is_empty() {
-        return Err(ProviderError::InvalidRequest("the text has no words, numbers or letters to speak".to_string()));
+        return Err(ProviderError::InvalidRequest(
+            "the text has no words, numbers or letters to speak".to_string(),
+        ));
     }
     let count = plan.id_count();
     if count > MAX_TOTAL_IDS {
@@ -110,13 +118,21 @@ mod tests {
 
     #[test]
     fn sentences_are_separate() {
-        assert_eq!(plan_text("Hello. World? Yes!", 1.0).unwrap().sentences.len(), 3);
+        assert_eq!(
+            plan_text("Hello. World? Yes!", 1.0)
+                .unwrap()
+                .sentences
+                .len(),
+            3
+        );
     }
 
     #[test]
     fn numbers_and_unknown_words_add_speech() {
         let plain = plan_text("The cat ran.", 1.0).unwrap().id_count();
-        let richer = plan_text("The cat ran 42 blorpfs for $3.50.", 1.0).unwrap().id_count();
+        let richer = plan_text("The cat ran 42 blorpfs for $3.50.", 1.0)
+            .unwrap()
+            .id_count();
         assert!(richer > plain + 40, "{plain} vs {richer}");
     }
 
@@ -126,25 +142,41 @@ mod tests {
         let normal = plan_text(&text, 1.0).unwrap();
         let slow = plan_text(&text, 0.5).unwrap();
 
-        assert!(normal.sentences[0].iter().all(|ids| ids.len() <= MAX_UTTERANCE_IDS));
-        assert!(slow.sentences[0].iter().all(|ids| ids.len() <= MAX_UTTERANCE_IDS / 2));
+        assert!(
+            normal.sentences[0]
+                .iter()
+                .all(|ids| ids.len() <= MAX_UTTERANCE_IDS)
+        );
+        assert!(
+            slow.sentences[0]
+                .iter()
+                .all(|ids| ids.len() <= MAX_UTTERANCE_IDS / 2)
+        );
         assert!(slow.sentences[0].len() > normal.sentences[0].len());
     }
 
     #[test]
     fn nothing_to_say_is_invalid() {
-        assert!(matches!(plan_text("... !!", 1.0), Err(ProviderError::InvalidRequest(_))));
+        assert!(matches!(
+            plan_text("... !!", 1.0),
+            Err(ProviderError::InvalidRequest(_))
+        ));
     }
 
     #[test]
     fn other_scripts_are_unsupported() {
-        assert!(matches!(plan_text("Привет", 1.0), Err(ProviderError::Unsupported(_))));
+        assert!(matches!(
+            plan_text("Привет", 1.0),
+            Err(ProviderError::Unsupported(_))
+        ));
     }
 
     #[test]
     fn too_much_speech_is_invalid() {
         let text = "9".repeat(14) + " ";
         let error = plan_text(&text.repeat(120), 1.0).unwrap_err();
-        assert!(matches!(error, ProviderError::InvalidRequest(message) if message.contains("phoneme ids")));
+        assert!(
+            matches!(error, ProviderError::InvalidRequest(message) if message.contains("phoneme ids"))
+        );
     }
 }

@@ -37,7 +37,10 @@ pub struct Checked<'a> {
 }
 
 /// Checks `request` against the plugin's voices.
-pub fn check<'a>(request: &'a SynthesisRequest, voices: &[Voice]) -> Result<Checked<'a>, ProviderError> {
+pub fn check<'a>(
+    request: &'a SynthesisRequest,
+    voices: &[Voice],
+) -> Result<Checked<'a>, ProviderError> {
     if request.model != MODEL_ID {
         return Err(ProviderError::Unsupported(format!(
             "the local provider has no model `{}`; its model is `{MODEL_ID}`",
@@ -78,17 +81,30 @@ pub fn check<'a>(request: &'a SynthesisRequest, voices: &[Voice]) -> Result<Chec
         )));
     }
     if request.timestamps {
-        return Err(ProviderError::Unsupported("the local provider returns no timestamps".to_string()));
+        return Err(ProviderError::Unsupported(
+            "the local provider returns no timestamps".to_string(),
+        ));
     }
-    if request.instructions.as_deref().is_some_and(|text| !text.trim().is_empty()) {
-        return Err(ProviderError::Unsupported("the local provider takes no instructions".to_string()));
+    if request
+        .instructions
+        .as_deref()
+        .is_some_and(|text| !text.trim().is_empty())
+    {
+        return Err(ProviderError::Unsupported(
+            "the local provider takes no instructions".to_string(),
+        ));
     }
 
     parse_options(&request.options, &ACCEPTED_OPTIONS)?;
     let speed = check_speed(request.speed)?;
     check_text(&request.text)?;
 
-    Ok(Checked { voice, container, speed, text: &request.text })
+    Ok(Checked {
+        voice,
+        container,
+        speed,
+        text: &request.text,
+    })
 }
 
 /// Returns whether a voice speaks a BCP 47 tag: "en" and "en-US" match an en-US voice.
@@ -104,7 +120,9 @@ fn check_speed(speed: Option<f32>) -> Result<f32, ProviderError> {
         return Ok(1.0);
     };
     if !speed.is_finite() || speed <= 0.0 {
-        return Err(ProviderError::InvalidRequest(format!("speed must be a positive number, not {speed}")));
+        return Err(ProviderError::InvalidRequest(format!(
+            "speed must be a positive number, not {speed}"
+        )));
     }
     if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
         return Err(ProviderError::Unsupported(format!(
@@ -116,7 +134,9 @@ fn check_speed(speed: Option<f32>) -> Result<f32, ProviderError> {
 
 fn check_text(text: &str) -> Result<(), ProviderError> {
     if text.trim().is_empty() {
-        return Err(ProviderError::InvalidRequest("the text is empty".to_string()));
+        return Err(ProviderError::InvalidRequest(
+            "the text is empty".to_string(),
+        ));
     }
     let characters = text.chars().count();
     if characters > MAX_CHARACTERS as usize {
@@ -139,7 +159,11 @@ mod tests {
             text: "Hello there.".to_string(),
             model: "piper".to_string(),
             voice: "sample".to_string(),
-            format: AudioFormat { container: AudioContainer::Wav, sample_rate: None, bitrate: None },
+            format: AudioFormat {
+                container: AudioContainer::Wav,
+                sample_rate: None,
+                bitrate: None,
+            },
             speed: None,
             language: None,
             instructions: None,
@@ -148,7 +172,9 @@ mod tests {
         }
     }
 
-    fn outcome(change: impl FnOnce(&mut SynthesisRequest)) -> Result<(usize, AudioContainer, f32), ProviderError> {
+    fn outcome(
+        change: impl FnOnce(&mut SynthesisRequest),
+    ) -> Result<(usize, AudioContainer, f32), ProviderError> {
         let voices = [Voice::parse(SAMPLE_CONFIG).unwrap()];
         let mut request = request();
         change(&mut request);
@@ -166,8 +192,14 @@ mod tests {
     #[test]
     fn accepts_wav_and_pcm() {
         assert_eq!(outcome(|_| {}), Ok((0, AudioContainer::Wav, 1.0)));
-        assert_eq!(outcome(|request| request.format.container = AudioContainer::Pcm), Ok((0, AudioContainer::Pcm, 1.0)));
-        assert_eq!(outcome(|request| request.speed = Some(1.5)), Ok((0, AudioContainer::Wav, 1.5)));
+        assert_eq!(
+            outcome(|request| request.format.container = AudioContainer::Pcm),
+            Ok((0, AudioContainer::Pcm, 1.0))
+        );
+        assert_eq!(
+            outcome(|request| request.speed = Some(1.5)),
+            Ok((0, AudioContainer::Wav, 1.5))
+        );
         assert!(outcome(|request| request.format.sample_rate = Some(16000)).is_ok());
         assert!(outcome(|request| request.format.sample_rate = Some(24000)).is_ok());
         assert!(outcome(|request| request.language = Some("en".to_string())).is_ok());
@@ -176,26 +208,45 @@ mod tests {
 
     #[test]
     fn what_it_cannot_do_is_unsupported() {
-        assert!(is_unsupported(outcome(|request| request.model = "tts-1".to_string())));
-        assert!(is_unsupported(outcome(|request| request.voice = "alloy".to_string())));
-        assert!(is_unsupported(outcome(|request| request.format.container = AudioContainer::Mp3)));
-        assert!(is_unsupported(outcome(|request| request.language = Some("de".to_string()))));
+        assert!(is_unsupported(outcome(
+            |request| request.model = "tts-1".to_string()
+        )));
+        assert!(is_unsupported(outcome(
+            |request| request.voice = "alloy".to_string()
+        )));
+        assert!(is_unsupported(outcome(|request| request
+            .format
+            .container =
+            AudioContainer::Mp3)));
+        assert!(is_unsupported(outcome(
+            |request| request.language = Some("de".to_string())
+        )));
         assert!(is_unsupported(outcome(|request| {
             request.format.container = AudioContainer::Pcm;
             request.format.sample_rate = Some(96000);
         })));
         assert!(is_unsupported(outcome(|request| request.timestamps = true)));
-        assert!(is_unsupported(outcome(|request| request.instructions = Some("whisper".to_string()))));
+        assert!(is_unsupported(outcome(
+            |request| request.instructions = Some("whisper".to_string())
+        )));
         assert!(is_unsupported(outcome(|request| request.speed = Some(4.0))));
     }
 
     #[test]
     fn bad_values_are_invalid() {
-        assert!(is_invalid(outcome(|request| request.text = "  ".to_string())));
-        assert!(is_invalid(outcome(|request| request.text = "a".repeat(MAX_CHARACTERS as usize + 1))));
+        assert!(is_invalid(outcome(
+            |request| request.text = "  ".to_string()
+        )));
+        assert!(is_invalid(outcome(
+            |request| request.text = "a".repeat(MAX_CHARACTERS as usize + 1)
+        )));
         assert!(outcome(|request| request.text = "é".repeat(MAX_CHARACTERS as usize)).is_ok());
         assert!(is_invalid(outcome(|request| request.speed = Some(0.0))));
-        assert!(is_invalid(outcome(|request| request.speed = Some(f32::NAN))));
-        assert!(is_invalid(outcome(|request| request.options = r#"{"seed": 1}"#.to_string())));
+        assert!(is_invalid(
+            outcome(|request| request.speed = Some(f32::NAN))
+        ));
+        assert!(is_invalid(outcome(
+            |request| request.options = r#"{"seed": 1}"#.to_string()
+        )));
     }
 }

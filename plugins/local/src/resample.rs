@@ -58,14 +58,21 @@ mod tests {
     #[test]
     fn keeps_a_sine_wave() {
         let tone: Vec<i16> = (0..22050)
-            .map(|index| (10_000.0 * (2.0 * std::f64::consts::PI * 440.0 * index as f64 / 22050.0).sin()) as i16)
+            .map(|index| {
+                (10_000.0 * (2.0 * std::f64::consts::PI * 440.0 * index as f64 / 22050.0).sin())
+                    as i16
+            })
             .collect();
 
         let converted = resample(&tone, 22050, 24000);
 
         for (index, &sample) in converted.iter().enumerate().step_by(997) {
-            let expected = 10_000.0 * (2.0 * std::f64::consts::PI * 440.0 * index as f64 / 24000.0).sin();
-            assert!((f64::from(sample) - expected).abs() < 200.0, "{index}: {sample} vs {expected}");
+            let expected =
+                10_000.0 * (2.0 * std::f64::consts::PI * 440.0 * index as f64 / 24000.0).sin();
+            assert!(
+                (f64::from(sample) - expected).abs() < 200.0,
+                "{index}: {sample} vs {expected}"
+            );
         }
     }
 }

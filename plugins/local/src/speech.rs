@@ -1,7 +1,9 @@
 //! `synthesize`: checks the request, plans the utterances, runs the voice on each and
 //! returns the finished audio in one `audio` step.
 
-use voxgate_plugin_sdk::{Audio, AudioContainer, AudioFormat, ProviderError, Step, SynthesisRequest};
+use voxgate_plugin_sdk::{
+    Audio, AudioContainer, AudioFormat, ProviderError, Step, SynthesisRequest,
+};
 
 use crate::phonemes::dictionary::Dictionary;
 use crate::plan::{Plan, plan};
@@ -20,7 +22,12 @@ pub fn synthesize(request: &SynthesisRequest) -> Result<Step, ProviderError> {
     let parsed: Vec<Voice> = voices.iter().map(|(voice, _)| voice.clone()).collect();
     let checked = check(request, &parsed)?;
     let (voice, embedded) = &voices[checked.voice];
-    let plan = plan(checked.text, voice, Dictionary::new(DICTIONARY), checked.speed)?;
+    let plan = plan(
+        checked.text,
+        voice,
+        Dictionary::new(DICTIONARY),
+        checked.speed,
+    )?;
 
     let pcm = speak(&plan, voice, embedded, checked.speed)?;
 
@@ -28,11 +35,18 @@ pub fn synthesize(request: &SynthesisRequest) -> Result<Step, ProviderError> {
         AudioContainer::Wav => (wav::wav_bytes(&pcm, voice.sample_rate), voice.sample_rate),
         _ => {
             let rate = request.format.sample_rate.unwrap_or(voice.sample_rate);
-            (wav::pcm_bytes(&resample(&pcm, voice.sample_rate, rate)), rate)
+            (
+                wav::pcm_bytes(&resample(&pcm, voice.sample_rate, rate)),
+                rate,
+            )
         }
     };
     Ok(Step::Audio(Audio {
-        format: AudioFormat { container: checked.container, sample_rate: Some(sample_rate), bitrate: None },
+        format: AudioFormat {
+            container: checked.container,
+            sample_rate: Some(sample_rate),
+            bitrate: None,
+        },
         data,
         alignment: None,
         billed_characters: None,
@@ -40,13 +54,19 @@ pub fn synthesize(request: &SynthesisRequest) -> Result<Step, ProviderError> {
 }
 
 #[cfg(feature = "inference")]
-fn speak(plan: &Plan, voice: &Voice, embedded: &EmbeddedVoice, speed: f32) -> Result<Vec<i16>, ProviderError> {
+fn speak(
+    plan: &Plan,
+    voice: &Voice,
+    embedded: &EmbeddedVoice,
+    speed: f32,
+) -> Result<Vec<i16>, ProviderError> {
     use crate::piper::model::{Synthesizer, scales};
 
     // A failure here is the plugin's or its voice's, not the caller's, and it would fail
     // the same way again: `invalid-response` sends the host to the next provider without
     // retrying, where `unavailable` would retry.
-    let synthesizer = Synthesizer::load(embedded).map_err(|error| ProviderError::InvalidResponse(error.to_string()))?;
+    let synthesizer = Synthesizer::load(embedded)
+        .map_err(|error| ProviderError::InvalidResponse(error.to_string()))?;
     let scales = scales(voice, speed);
 
     let mut pcm = Vec::new();
@@ -65,8 +85,14 @@ fn speak(plan: &Plan, voice: &Voice, embedded: &EmbeddedVoice, speed: f32) -> Re
 }
 
 #[cfg(not(feature = "inference"))]
-fn speak(_plan: &Plan, _voice: &Voice, _embedded: &EmbeddedVoice, _speed: f32) -> Result<Vec<i16>, ProviderError> {
+fn speak(
+    _plan: &Plan,
+    _voice: &Voice,
+    _embedded: &EmbeddedVoice,
+    _speed: f32,
+) -> Result<Vec<i16>, ProviderError> {
     Err(ProviderError::Unavailable(
-        "this build of the local plugin has no inference (built without the `inference` feature)".to_string(),
+        "this build of the local plugin has no inference (built without the `inference` feature)"
+            .to_string(),
     ))
 }

@@ -58,7 +58,9 @@ pub fn sentences(tokens: Vec<Token>) -> Vec<Vec<Token>> {
         }
     }
 
-    let has_words = current.iter().any(|token| !matches!(token, Token::Punctuation(_)));
+    let has_words = current
+        .iter()
+        .any(|token| !matches!(token, Token::Punctuation(_)));
     if has_words {
         sentences.push(current);
     }
@@ -83,7 +85,12 @@ mod tests {
             split,
             vec![
                 vec![word("hi"), word("there"), Token::Punctuation('.')],
-                vec![word("is"), word("it"), word("five"), Token::Punctuation('?')],
+                vec![
+                    word("is"),
+                    word("it"),
+                    word("five"),
+                    Token::Punctuation('?')
+                ],
                 vec![word("yes")],
             ]
         );

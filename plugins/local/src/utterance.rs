@@ -94,7 +94,9 @@ fn starts_with_punctuation(text: &str) -> bool {
 }
 
 fn flush(current: &mut String, utterances: &mut Vec<String>) {
-    let has_speech = current.chars().any(|symbol| !symbol.is_ascii_punctuation() && symbol != ' ');
+    let has_speech = current
+        .chars()
+        .any(|symbol| !symbol.is_ascii_punctuation() && symbol != ' ');
     if has_speech {
         utterances.push(std::mem::take(current));
     } else {
@@ -137,7 +139,10 @@ mod tests {
 
     #[test]
     fn short_sentence_is_one_utterance() {
-        assert_eq!(utterances(&sentence(), 400), vec!["həlˈoʊ, ðə wˈɜːld.".to_string()]);
+        assert_eq!(
+            utterances(&sentence(), 400),
+            vec!["həlˈoʊ, ðə wˈɜːld.".to_string()]
+        );
     }
 
     #[test]
@@ -152,17 +157,36 @@ mod tests {
     fn long_clause_splits_between_words() {
         let split = utterances(&sentence(), id_count("wˈɜːld."));
 
-        assert_eq!(split, vec!["həlˈoʊ,".to_string(), "ðə".to_string(), "wˈɜːld.".to_string()]);
+        assert_eq!(
+            split,
+            vec![
+                "həlˈoʊ,".to_string(),
+                "ðə".to_string(),
+                "wˈɜːld.".to_string()
+            ]
+        );
     }
 
     #[test]
     fn every_utterance_fits_and_nothing_is_lost() {
-        let pieces: Vec<Piece> = (0..50).map(|index| word(&"ab".repeat(index % 7 + 1))).collect();
+        let pieces: Vec<Piece> = (0..50)
+            .map(|index| word(&"ab".repeat(index % 7 + 1)))
+            .collect();
         for max_ids in [9, 21, 51, 101] {
             let split = utterances(&pieces, max_ids);
-            assert!(split.iter().all(|text| id_count(text) <= max_ids), "{max_ids}");
-            let joined: String = split.concat().chars().filter(|symbol| *symbol != ' ').collect();
-            let expected: String = render(&pieces).chars().filter(|symbol| *symbol != ' ').collect();
+            assert!(
+                split.iter().all(|text| id_count(text) <= max_ids),
+                "{max_ids}"
+            );
+            let joined: String = split
+                .concat()
+                .chars()
+                .filter(|symbol| *symbol != ' ')
+                .collect();
+            let expected: String = render(&pieces)
+                .chars()
+                .filter(|symbol| *symbol != ' ')
+                .collect();
             assert_eq!(joined, expected, "{max_ids}");
         }
     }

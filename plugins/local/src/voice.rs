@@ -48,7 +48,8 @@ impl Voice {
     ///
     /// Returns a message naming the missing or malformed field.
     pub fn parse(config: &str) -> Result<Voice, String> {
-        let value: Value = serde_json::from_str(config).map_err(|error| format!("voice.json is not JSON: {error}"))?;
+        let value: Value = serde_json::from_str(config)
+            .map_err(|error| format!("voice.json is not JSON: {error}"))?;
         let text = |name: &str| {
             value
                 .get(name)
@@ -65,7 +66,9 @@ impl Voice {
 
         let sample_rate = number("sample_rate")?;
         if !(1000.0..=192_000.0).contains(&sample_rate) {
-            return Err(format!("voice.json has an implausible sample_rate {sample_rate}"));
+            return Err(format!(
+                "voice.json has an implausible sample_rate {sample_rate}"
+            ));
         }
         let phoneme_ids = value
             .get("phoneme_id_map")
@@ -92,7 +95,11 @@ impl Voice {
 pub fn voices() -> Vec<(Voice, &'static EmbeddedVoice)> {
     VOICES
         .iter()
-        .filter_map(|embedded| Voice::parse(embedded.config).ok().map(|voice| (voice, embedded)))
+        .filter_map(|embedded| {
+            Voice::parse(embedded.config)
+                .ok()
+                .map(|voice| (voice, embedded))
+        })
         .collect()
 }
 
@@ -121,38 +128,57 @@ pub(crate) mod tests {
     #[test]
     fn names_missing_fields() {
         let error = Voice::parse(r#"{"id": "x"}"#).unwrap_err();
-        assert!(error.contains("`name`") || error.contains("sample_rate"), "{error}");
+        assert!(
+            error.contains("`name`") || error.contains("sample_rate"),
+            "{error}"
+        );
         assert!(Voice::parse("not json").unwrap_err().contains("not JSON"));
     }
 
     #[test]
     fn embedded_voices_parse() {
         if VOICES.is_empty() {
-            eprintln!("SKIPPED embedded_voices_parse: no voice prepared at {VOICE_DIR}; run `make build-plugins`");
+            eprintln!(
+                "SKIPPED embedded_voices_parse: no voice prepared at {VOICE_DIR}; run `make build-plugins`"
+            );
             return;
         }
-        assert_eq!(voices().len(), VOICES.len(), "every embedded voice.json parses");
+        assert_eq!(
+            voices().len(),
+            VOICES.len(),
+            "every embedded voice.json parses"
+        );
     }
 
     #[test]
     fn embedded_voices_have_every_symbol() {
         if VOICES.is_empty() {
-            eprintln!("SKIPPED embedded_voices_have_every_symbol: no voice prepared at {VOICE_DIR}; run `make build-plugins`");
+            eprintln!(
+                "SKIPPED embedded_voices_have_every_symbol: no voice prepared at {VOICE_DIR}; run `make build-plugins`"
+            );
             return;
         }
         let punctuation = [' ', ',', ';', ':', '.', '?', '!'];
-        let symbols: Vec<char> = crate::phonemes::arpabet::ipa_symbols().chain(punctuation).collect();
+        let symbols: Vec<char> = crate::phonemes::arpabet::ipa_symbols()
+            .chain(punctuation)
+            .collect();
 
         for (voice, _) in voices() {
             let missing = voice.phoneme_ids.missing(symbols.iter().copied());
-            assert!(missing.is_empty(), "voice {} has no id for {missing:?}", voice.id);
+            assert!(
+                missing.is_empty(),
+                "voice {} has no id for {missing:?}",
+                voice.id
+            );
         }
     }
 
     #[test]
     fn embedded_dictionary_reads_common_words() {
         if DICTIONARY.is_empty() {
-            eprintln!("SKIPPED embedded_dictionary_reads_common_words: no dictionary prepared at {VOICE_DIR}; run `make build-plugins`");
+            eprintln!(
+                "SKIPPED embedded_dictionary_reads_common_words: no dictionary prepared at {VOICE_DIR}; run `make build-plugins`"
+            );
             return;
         }
         let dictionary = crate::phonemes::dictionary::Dictionary::new(DICTIONARY);

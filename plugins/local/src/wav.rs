@@ -18,7 +18,11 @@ pub fn to_pcm16(samples: &[f32], pcm: &mut Vec<i16>) {
     let gain = f32::from(i16::MAX) / peak.max(MIN_PEAK);
 
     pcm.extend(samples.iter().map(|&sample| {
-        let scaled = if sample.is_finite() { sample * gain } else { 0.0 };
+        let scaled = if sample.is_finite() {
+            sample * gain
+        } else {
+            0.0
+        };
         scaled.clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
     }));
 }

@@ -85,7 +85,11 @@ impl Phone {
         Some(Phone {
             base: PHONES[index].0,
             // CMUdict marks every vowel; a vowel from elsewhere without a digit is unstressed.
-            stress: if is_vowel { Some(stress.unwrap_or(0)) } else { None },
+            stress: if is_vowel {
+                Some(stress.unwrap_or(0))
+            } else {
+                None
+            },
         })
     }
 
@@ -117,7 +121,9 @@ pub fn to_ipa(phones: &[Phone]) -> String {
             ipa.push_str(FLAP);
             continue;
         }
-        let Some((_, stressed, unstressed)) = PHONES.iter().find(|(base, _, _)| *base == phone.base) else {
+        let Some((_, stressed, unstressed)) =
+            PHONES.iter().find(|(base, _, _)| *base == phone.base)
+        else {
             continue;
         };
         match phone.stress {
@@ -164,12 +170,42 @@ mod tests {
 
     #[test]
     fn parses_phones() {
-        assert_eq!(Phone::parse("AH0"), Some(Phone { base: "AH", stress: Some(0) }));
-        assert_eq!(Phone::parse("OW1"), Some(Phone { base: "OW", stress: Some(1) }));
-        assert_eq!(Phone::parse("T"), Some(Phone { base: "T", stress: None }));
-        assert_eq!(Phone::parse("IY"), Some(Phone { base: "IY", stress: Some(0) }));
+        assert_eq!(
+            Phone::parse("AH0"),
+            Some(Phone {
+                base: "AH",
+                stress: Some(0)
+            })
+        );
+        assert_eq!(
+            Phone::parse("OW1"),
+            Some(Phone {
+                base: "OW",
+                stress: Some(1)
+            })
+        );
+        assert_eq!(
+            Phone::parse("T"),
+            Some(Phone {
+                base: "T",
+                stress: None
+            })
+        );
+        assert_eq!(
+            Phone::parse("IY"),
+            Some(Phone {
+                base: "IY",
+                stress: Some(0)
+            })
+        );
         assert_eq!(Phone::parse("XX1"), None);
-        assert_eq!(Phone::new("T", Some(1)), Some(Phone { base: "T", stress: None }));
+        assert_eq!(
+            Phone::new("T", Some(1)),
+            Some(Phone {
+                base: "T",
+                stress: None
+            })
+        );
     }
 
     #[test]

@@ -39,13 +39,22 @@ impl PhonemeIdMap {
         for (symbol, list) in object {
             let mut characters = symbol.chars();
             let (Some(character), None) = (characters.next(), characters.next()) else {
-                return Err(format!("phoneme_id_map key {symbol:?} is not one code point"));
+                return Err(format!(
+                    "phoneme_id_map key {symbol:?} is not one code point"
+                ));
             };
             let list = list
                 .as_array()
-                .and_then(|items| items.iter().map(Value::as_i64).collect::<Option<Vec<i64>>>())
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .map(Value::as_i64)
+                        .collect::<Option<Vec<i64>>>()
+                })
                 .filter(|items| !items.is_empty())
-                .ok_or_else(|| format!("phoneme_id_map entry {symbol:?} is not a list of integers"))?;
+                .ok_or_else(|| {
+                    format!("phoneme_id_map entry {symbol:?} is not a list of integers")
+                })?;
             ids.insert(character, list);
         }
 
@@ -116,7 +125,10 @@ mod tests {
     fn piper_layout() {
         let ids = sample_map().ids("həlˈoʊ.");
 
-        assert_eq!(ids, vec![1, 0, 10, 0, 11, 0, 12, 0, 13, 0, 14, 0, 15, 0, 5, 0, 2]);
+        assert_eq!(
+            ids,
+            vec![1, 0, 10, 0, 11, 0, 12, 0, 13, 0, 14, 0, 15, 0, 5, 0, 2]
+        );
         assert_eq!(ids.len(), id_count("həlˈoʊ."));
     }
 

@@ -131,7 +131,11 @@ fn grapheme(letters: &[u8], index: usize, silent_e: Option<usize>) -> (&'static 
         }
         (b'x', _) if is_first => return ("Z", 1),
         (b'y', _) if is_first && next.is_some_and(is_vowel_letter) => return ("Y", 1),
-        (b's', _) if index > 0 && is_vowel_letter(letters[index - 1]) && next.is_some_and(is_vowel_letter) => {
+        (b's', _)
+            if index > 0
+                && is_vowel_letter(letters[index - 1])
+                && next.is_some_and(is_vowel_letter) =>
+        {
             return ("Z", 1);
         }
         _ => {}
@@ -204,9 +208,15 @@ fn stress(bases: &[&'static str]) -> Vec<Phone> {
             continue;
         }
         let phone = if !seen_vowel {
-            Phone { stress: Some(1), ..phone }
+            Phone {
+                stress: Some(1),
+                ..phone
+            }
         } else if matches!(phone.base, "AE" | "EH" | "AA" | "AH") {
-            Phone { base: "AH", stress: Some(0) }
+            Phone {
+                base: "AH",
+                stress: Some(0),
+            }
         } else {
             phone
         };
@@ -283,7 +293,16 @@ mod tests {
 
     #[test]
     fn every_word_gets_sounds() {
-        for word in ["kubernetes", "wasmtime", "json", "zyx", "qwrtp", "aeiou", "x", "e"] {
+        for word in [
+            "kubernetes",
+            "wasmtime",
+            "json",
+            "zyx",
+            "qwrtp",
+            "aeiou",
+            "x",
+            "e",
+        ] {
             assert!(!sound_out(word).is_empty(), "{word}");
         }
     }
@@ -291,7 +310,10 @@ mod tests {
     #[test]
     fn one_primary_stress() {
         let phones = sound_out("kubernetes");
-        let primary = phones.iter().filter(|phone| phone.stress == Some(1)).count();
+        let primary = phones
+            .iter()
+            .filter(|phone| phone.stress == Some(1))
+            .count();
         assert_eq!(primary, 1);
     }
 

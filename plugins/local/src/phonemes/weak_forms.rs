@@ -56,8 +56,13 @@ const WEAK_FORMS: [(&str, &str, &str); 40] = [
 /// The weak form of `word` given whether the next word starts with a vowel sound, or
 /// `None` when the word is not a function word.
 pub fn weak_form(word: &str, next_starts_with_vowel: bool) -> Option<Vec<Phone>> {
-    let (_, before_consonant, before_vowel) = WEAK_FORMS.iter().find(|(known, _, _)| *known == word)?;
-    let form = if next_starts_with_vowel { before_vowel } else { before_consonant };
+    let (_, before_consonant, before_vowel) =
+        WEAK_FORMS.iter().find(|(known, _, _)| *known == word)?;
+    let form = if next_starts_with_vowel {
+        before_vowel
+    } else {
+        before_consonant
+    };
     Some(arpabet::parse(form))
 }
 
@@ -78,7 +83,10 @@ mod tests {
             for form in [before_consonant, before_vowel] {
                 let phones = arpabet::parse(form);
                 assert_eq!(phones.len(), form.split_whitespace().count(), "{word}");
-                assert!(phones.iter().all(|phone| phone.stress.unwrap_or(0) == 0), "{word}");
+                assert!(
+                    phones.iter().all(|phone| phone.stress.unwrap_or(0) == 0),
+                    "{word}"
+                );
             }
         }
     }

@@ -81,7 +81,10 @@ pub fn spell(letters_to_say: &str) -> Vec<Phone> {
     for (index, name) in names.into_iter().enumerate() {
         let stress = if index + 1 == count { 1 } else { 2 };
         phones.extend(name.into_iter().map(|phone| match phone.stress {
-            Some(1) => Phone { stress: Some(stress), ..phone },
+            Some(1) => Phone {
+                stress: Some(stress),
+                ..phone
+            },
             _ => phone,
         }));
     }
@@ -102,9 +105,11 @@ fn with_suffix(dictionary: &Dictionary<'_>, word: &str) -> Option<Vec<Phone>> {
             .as_bytes()
             .ends_with(&[stem.as_bytes()[stem.len() - 1]; 2])
             .then(|| &stem[..stem.len() - 1]);
-        let found = dictionary
-            .lookup(&base)
-            .or_else(|| undoubled.filter(|_| restore.is_empty()).and_then(|stem| dictionary.lookup(stem)));
+        let found = dictionary.lookup(&base).or_else(|| {
+            undoubled
+                .filter(|_| restore.is_empty())
+                .and_then(|stem| dictionary.lookup(stem))
+        });
         if let Some(found) = found {
             let mut phones = arpabet::parse(found);
             phones.extend(adjust_ending(&phones, suffix, ending));
@@ -157,7 +162,10 @@ fn compound(dictionary: &Dictionary<'_>, word: &str) -> Option<Vec<Phone>> {
         let mut phones = arpabet::parse(head_phones);
         // The first part of an English compound carries the main stress.
         phones.extend(tail_phones.into_iter().map(|phone| match phone.stress {
-            Some(1) => Phone { stress: Some(2), ..phone },
+            Some(1) => Phone {
+                stress: Some(2),
+                ..phone
+            },
             _ => phone,
         }));
         best = Some((shorter, phones));
@@ -196,7 +204,10 @@ mod tests {
     #[test]
     fn compounds_split_into_words() {
         assert_eq!(ipa("runtime"), ("ɹˈʌntˌaɪm".to_string(), Source::Compound));
-        assert_eq!(ipa("webpapers"), ("wˈɛbpˌeɪpɚz".to_string(), Source::Compound));
+        assert_eq!(
+            ipa("webpapers"),
+            ("wˈɛbpˌeɪpɚz".to_string(), Source::Compound)
+        );
     }
 
     #[test]

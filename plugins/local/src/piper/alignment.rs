@@ -14,7 +14,13 @@ use super::noise::Noise;
 pub fn frame_counts(w_ceil: &[f32]) -> Vec<usize> {
     w_ceil
         .iter()
-        .map(|&frames| if frames.is_finite() && frames > 0.0 { frames as usize } else { 0 })
+        .map(|&frames| {
+            if frames.is_finite() && frames > 0.0 {
+                frames as usize
+            } else {
+                0
+            }
+        })
         .collect()
 }
 
@@ -60,7 +66,10 @@ mod tests {
 
     #[test]
     fn frame_counts_clamp() {
-        assert_eq!(frame_counts(&[2.0, 0.0, -1.0, f32::NAN, 3.0]), vec![2, 0, 0, 0, 3]);
+        assert_eq!(
+            frame_counts(&[2.0, 0.0, -1.0, f32::NAN, 3.0]),
+            vec![2, 0, 0, 0, 3]
+        );
     }
 
     #[test]

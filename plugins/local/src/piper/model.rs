@@ -12,10 +12,10 @@
 //! fast, but measured in the gateway it needed more than 384 MiB of linear memory for a
 //! 6 s utterance that the concrete plan speaks within 320 MiB.
 
-use tract_onnx::prelude::*;
 use tract_onnx::Onnx;
 use tract_onnx::data_resolver::ModelDataResolver;
 use tract_onnx::model::OnnxOpRegister;
+use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::SimplePlan;
 
 use super::alignment::{frame_counts, prior_sample};
@@ -43,10 +43,17 @@ pub enum InferenceError {
 impl std::fmt::Display for InferenceError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            InferenceError::Load { part, message } => write!(formatter, "cannot load the voice's {part}: {message}"),
-            InferenceError::Run { part, message } => write!(formatter, "the voice's {part} failed: {message}"),
+            InferenceError::Load { part, message } => {
+                write!(formatter, "cannot load the voice's {part}: {message}")
+            }
+            InferenceError::Run { part, message } => {
+                write!(formatter, "the voice's {part} failed: {message}")
+            }
             InferenceError::TooLong { frames } => {
-                write!(formatter, "an utterance came to {frames} frames, more than the {MAX_FRAMES} allowed")
+                write!(
+                    formatter,
+                    "an utterance came to {frames} frames, more than the {MAX_FRAMES} allowed"
+                )
             }
         }
     }
@@ -82,9 +89,14 @@ impl Synthesizer {
         // The graph names its input dimensions (`batch_size`, `phonemes`), and a plan
         // checks every input against them, so any concrete length would be refused.
         // Element types alone let the plan accept each utterance's length.
-        for (index, datum_type) in [i64::datum_type(), i64::datum_type(), f32::datum_type(), f32::datum_type()]
-            .into_iter()
-            .enumerate()
+        for (index, datum_type) in [
+            i64::datum_type(),
+            i64::datum_type(),
+            f32::datum_type(),
+            f32::datum_type(),
+        ]
+        .into_iter()
+        .enumerate()
         {
             encoder
                 .set_input_fact(index, InferenceFact::dt(datum_type))
@@ -108,13 +120,23 @@ impl Synthesizer {
         let inputs = tvec![
             tensor(&[1, phonemes], ids, "encoder")?,
             tensor(&[1], &[phonemes as i64], "encoder")?,
-            tensor(&[3], &[scales.noise, scales.length, scales.noise_w], "encoder")?,
+            tensor(
+                &[3],
+                &[scales.noise, scales.length, scales.noise_w],
+                "encoder"
+            )?,
             tensor(&[1, 2, phonemes], &noise.normals(2 * phonemes), "encoder")?,
         ];
-        let outputs = self.encoder.run(inputs).map_err(|error| run_error("encoder", error))?;
+        let outputs = self
+            .encoder
+            .run(inputs)
+            .map_err(|error| run_error("encoder", error))?;
         let [m_p, logs_p, w_ceil] = [0, 1, 2].map(|index| outputs.get(index));
         let (Some(m_p), Some(logs_p), Some(w_ceil)) = (m_p, logs_p, w_ceil) else {
-            return Err(InferenceError::Run { part: "encoder", message: format!("returned {} outputs, not 3", outputs.len()) });
+            return Err(InferenceError::Run {
+                part: "encoder",
+                message: format!("returned {} outputs, not 3", outputs.len()),
+            });
         };
         let channels = m_p.shape().get(1).copied().unwrap_or(0);
         let frames_per_phoneme = frame_counts(&floats(w_ceil, "encoder")?);
@@ -139,30 +161,48 @@ impl Synthesizer {
             &mut noise,
         );
         if z_p.is_empty() {
-            return Err(InferenceError::Run { part: "encoder", message: format!("unexpected output shape {:?}", m_p.shape()) });
+            return Err(InferenceError::Run {
+                part: "encoder",
+                message: format!("unexpected output shape {:?}", m_p.shape()),
+            });
         }
 
         self.decode(z_p, channels, frames)
     }
 
-    fn decode(&self, z_p: Vec<f32>, channels: usize, frames: usize) -> Result<Vec<f32>, InferenceError> {
+    fn decode(
+        &self,
+        z_p: Vec<f32>,
+        channels: usize,
+        frames: usize,
+    ) -> Result<Vec<f32>, InferenceError> {
         let plan = self
             .decoder
             .clone()
-            .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), [1, channels, frames]))
-            .and_then(|model| model.with_input_fact(1, InferenceFact::dt_shape(f32::datum_type(), [1, 1, frames])))
+            .with_input_fact(
+                0,
+                InferenceFact::dt_shape(f32::datum_type(), [1, channels, frames]),
+            )
+            .and_then(|model| {
+                model.with_input_fact(
+                    1,
+                    InferenceFact::dt_shape(f32::datum_type(), [1, 1, frames]),
+                )
+            })
             .and_then(|model| model.into_optimized())
             .and_then(|model| model.into_runnable())
             .map_err(|error| run_error("decoder", error))?;
 
-        let z_p = Tensor::from_shape(&[1, channels, frames], &z_p).map_err(|error| run_error("decoder", error))?;
+        let z_p = Tensor::from_shape(&[1, channels, frames], &z_p)
+            .map_err(|error| run_error("decoder", error))?;
         let mask = tensor(&[1, 1, frames], &vec![1.0f32; frames], "decoder")?;
         let outputs = plan
             .run(tvec![z_p.into_tvalue(), mask])
             .map_err(|error| run_error("decoder", error))?;
-        let audio = outputs
-            .first()
-            .ok_or_else(|| InferenceError::Run { part: "decoder", message: "returned no output".to_string() })?;
+        let audio = outputs.first().ok_or_else(|| InferenceError::Run {
+            part: "decoder",
+            message: "returned no output".to_string(),
+        })?;
         floats(audio, "decoder")
     }
 }
@@ -222,7 +262,11 @@ impl ModelDataResolver for NoExternalData {
     }
 }
 
-fn tensor<T: Datum + Copy>(shape: &[usize], data: &[T], part: &'static str) -> Result<TValue, InferenceError> {
+fn tensor<T: Datum + Copy>(
+    shape: &[usize],
+    data: &[T],
+    part: &'static str,
+) -> Result<TValue, InferenceError> {
     Tensor::from_shape(shape, data)
         .map(IntoTValue::into_tvalue)
         .map_err(|error| run_error(part, error))
@@ -236,9 +280,15 @@ fn floats(value: &TValue, part: &'static str) -> Result<Vec<f32>, InferenceError
 }
 
 fn load_error(part: &'static str, error: TractError) -> InferenceError {
-    InferenceError::Load { part, message: format!("{error:#}") }
+    InferenceError::Load {
+        part,
+        message: format!("{error:#}"),
+    }
 }
 
 fn run_error(part: &'static str, error: TractError) -> InferenceError {
-    InferenceError::Run { part, message: format!("{error:#}") }
+    InferenceError::Run {
+        part,
+        message: format!("{error:#}"),
+    }
 }

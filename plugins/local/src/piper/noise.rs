@@ -17,7 +17,10 @@ pub struct Noise {
 impl Noise {
     /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed, spare: None }
+        Self {
+            state: seed,
+            spare: None,
+        }
     }
 
     /// A generator seeded from the phoneme ids of an utterance, so each utterance has its
@@ -71,7 +74,10 @@ mod tests {
     #[test]
     fn same_seed_same_noise() {
         assert_eq!(Noise::new(7).normals(10), Noise::new(7).normals(10));
-        assert_ne!(Noise::for_ids(&[1, 2]).normals(4), Noise::for_ids(&[2, 1]).normals(4));
+        assert_ne!(
+            Noise::for_ids(&[1, 2]).normals(4),
+            Noise::for_ids(&[2, 1]).normals(4)
+        );
     }
 
     #[test]
@@ -79,7 +85,11 @@ mod tests {
         let samples = Noise::new(42).normals(100_000);
         let count = samples.len() as f64;
         let mean = samples.iter().map(|&x| f64::from(x)).sum::<f64>() / count;
-        let variance = samples.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / count;
+        let variance = samples
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / count;
 
         assert!(mean.abs() < 0.02, "mean {mean}");
         assert!((variance - 1.0).abs() < 0.02, "variance {variance}");

@@ -87,9 +87,9 @@ const MONTHS: [(&str, &str); 12] = [
 
 /// All-capital words that are read as words, not letter by letter.
 const SPOKEN_ACRONYMS: [&str; 24] = [
-    "AIDS", "ASAP", "AWOL", "COVID", "FAQ", "FIFA", "GIF", "JPEG", "LASER", "LOL", "NASA",
-    "NATO", "NASDAQ", "OPEC", "PIN", "RADAR", "SCUBA", "SIM", "SONAR", "UNESCO", "UNICEF",
-    "WASM", "YOLO", "OK",
+    "AIDS", "ASAP", "AWOL", "COVID", "FAQ", "FIFA", "GIF", "JPEG", "LASER", "LOL", "NASA", "NATO",
+    "NASDAQ", "OPEC", "PIN", "RADAR", "SCUBA", "SIM", "SONAR", "UNESCO", "UNICEF", "WASM", "YOLO",
+    "OK",
 ];
 
 /// Returns the reading of an abbreviation, for a word as written (any case).
@@ -158,7 +158,9 @@ pub fn symbol(character: char) -> Option<&'static str> {
 }
 
 /// Returns a currency symbol's unit as (singular, plural, cent singular, cent plural).
-pub fn currency(character: char) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
+pub fn currency(
+    character: char,
+) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
     let names = match character {
         '$' => ("dollar", "dollars", "cent", "cents"),
         '€' => ("euro", "euros", "cent", "cents"),

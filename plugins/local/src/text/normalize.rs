@@ -94,7 +94,11 @@ impl Reader<'_> {
         self.index += 1;
         match &token.raw {
             Raw::Word(word) => self.word(word),
-            Raw::Number { integer, fraction, grouped } => self.number(integer, fraction, *grouped),
+            Raw::Number {
+                integer,
+                fraction,
+                grouped,
+            } => self.number(integer, fraction, *grouped),
             Raw::Ordinal(value) => self.say(&ordinal(*value)),
             Raw::Time { hour, minute } => self.time(*hour, *minute),
             Raw::Date { year, month, day } => self.date(*year, *month, *day),
@@ -131,14 +135,23 @@ impl Reader<'_> {
         let mut current = word;
         loop {
             let single_letter = current.chars().count() == 1;
-            let dotted = matches!(self.peek(offset), Some(Scanned { raw: Raw::Symbol('.'), spaced: false }));
+            let dotted = matches!(
+                self.peek(offset),
+                Some(Scanned {
+                    raw: Raw::Symbol('.'),
+                    spaced: false
+                })
+            );
             if !single_letter || !dotted {
                 break;
             }
             letters.push_str(current);
             offset += 1;
             match self.peek(offset) {
-                Some(Scanned { raw: Raw::Word(next), spaced: false }) => {
+                Some(Scanned {
+                    raw: Raw::Word(next),
+                    spaced: false,
+                }) => {
                     current = next;
                     offset += 1;
                 }
@@ -165,8 +178,17 @@ impl Reader<'_> {
         let Some(reading) = abbreviations::expand(word) else {
             return false;
         };
-        let has_period = matches!(self.peek(0), Some(Scanned { raw: Raw::Symbol('.'), spaced: false }));
-        let period_optional = matches!(word.to_ascii_lowercase().as_str(), "mr" | "mrs" | "dr" | "vs" | "etc");
+        let has_period = matches!(
+            self.peek(0),
+            Some(Scanned {
+                raw: Raw::Symbol('.'),
+                spaced: false
+            })
+        );
+        let period_optional = matches!(
+            word.to_ascii_lowercase().as_str(),
+            "mr" | "mrs" | "dr" | "vs" | "etc"
+        );
         if !has_period && !period_optional {
             return false;
         }
@@ -175,8 +197,10 @@ impl Reader<'_> {
         self.say(reading);
         if has_period {
             self.index += 1;
-            let next_is_capitalised = matches!(self.peek_raw(0), Some(Raw::Word(next)) if is_capitalised(next));
-            let may_end = abbreviations::may_end_sentence(word) || matches!(reading, "street" | "drive");
+            let next_is_capitalised =
+                matches!(self.peek_raw(0), Some(Raw::Word(next)) if is_capitalised(next));
+            let may_end =
+                abbreviations::may_end_sentence(word) || matches!(reading, "street" | "drive");
             if self.peek_raw(0).is_none() || (may_end && next_is_capitalised) {
                 self.pause('.');
             }
@@ -192,10 +216,11 @@ impl Reader<'_> {
         }
         let after_name = self.index >= 2
             && matches!(&self.tokens[self.index - 2].raw, Raw::Word(previous) if is_capitalised(previous));
-        let before_name = match self.peek_raw(usize::from(self.peek_raw(0) == Some(&Raw::Symbol('.')))) {
-            Some(Raw::Word(next)) => is_capitalised(next),
-            _ => false,
-        };
+        let before_name =
+            match self.peek_raw(usize::from(self.peek_raw(0) == Some(&Raw::Symbol('.')))) {
+                Some(Raw::Word(next)) => is_capitalised(next),
+                _ => false,
+            };
         match (lower.as_str(), after_name && !before_name) {
             ("st", true) => "street",
             ("dr", true) => "drive",
@@ -213,7 +238,10 @@ impl Reader<'_> {
             return false;
         }
         let skip_period = usize::from(self.peek_raw(0) == Some(&Raw::Symbol('.')));
-        let Some(Raw::Number { integer, fraction, .. }) = self.peek_raw(skip_period) else {
+        let Some(Raw::Number {
+            integer, fraction, ..
+        }) = self.peek_raw(skip_period)
+        else {
             return false;
         };
         let day = integer.parse::<u64>().unwrap_or(0);
@@ -225,9 +253,12 @@ impl Reader<'_> {
         self.say(month_name(month).unwrap_or(word));
         self.say(&ordinal(day));
         let year = match (self.peek_raw(0), self.peek_raw(1)) {
-            (Some(Raw::Symbol(',')), Some(Raw::Number { integer, fraction, .. })) if integer.len() == 4 && fraction.is_empty() => {
-                integer.parse::<u64>().ok()
-            }
+            (
+                Some(Raw::Symbol(',')),
+                Some(Raw::Number {
+                    integer, fraction, ..
+                }),
+            ) if integer.len() == 4 && fraction.is_empty() => integer.parse::<u64>().ok(),
             _ => None,
         };
         if let Some(year) = year {
@@ -241,13 +272,21 @@ impl Reader<'_> {
         let next = self.peek(0).cloned();
         let after = self.peek(1).cloned();
 
-        if let Some(Scanned { raw: Raw::Symbol('%'), .. }) = next {
+        if let Some(Scanned {
+            raw: Raw::Symbol('%'),
+            ..
+        }) = next
+        {
             self.index += 1;
             self.say(&decimal(integer, fraction));
             self.say("percent");
             return;
         }
-        if let Some(Scanned { raw: Raw::Word(unit), .. }) = &next {
+        if let Some(Scanned {
+            raw: Raw::Word(unit),
+            ..
+        }) = &next
+        {
             let is_one = integer == "1" && fraction.is_empty();
             if let Some(reading) = abbreviations::unit(unit, is_one) {
                 self.index += 1;
@@ -257,8 +296,21 @@ impl Reader<'_> {
             }
         }
         // "1990-1995" and "10-20" are ranges.
-        if let (Some(Scanned { raw: Raw::Symbol('-' | '–'), spaced: false }), Some(Scanned { raw: Raw::Number { integer: end, fraction: end_fraction, grouped: end_grouped }, spaced: false })) =
-            (&next, &after)
+        if let (
+            Some(Scanned {
+                raw: Raw::Symbol('-' | '–'),
+                spaced: false,
+            }),
+            Some(Scanned {
+                raw:
+                    Raw::Number {
+                        integer: end,
+                        fraction: end_fraction,
+                        grouped: end_grouped,
+                    },
+                spaced: false,
+            }),
+        ) = (&next, &after)
         {
             self.index += 2;
             self.say(&plain_number(integer, fraction, grouped));
@@ -304,14 +356,22 @@ impl Reader<'_> {
 
     fn symbol(&mut self, symbol: char, spaced: bool) {
         if let Some(names) = currency(symbol)
-            && let Some(Raw::Number { integer, fraction, .. }) = self.peek_raw(0).cloned()
+            && let Some(Raw::Number {
+                integer, fraction, ..
+            }) = self.peek_raw(0).cloned()
         {
             self.index += 1;
             self.money(&integer, &fraction, names);
             return;
         }
 
-        let next_joined_number = matches!(self.peek(0), Some(Scanned { raw: Raw::Number { .. }, spaced: false }));
+        let next_joined_number = matches!(
+            self.peek(0),
+            Some(Scanned {
+                raw: Raw::Number { .. },
+                spaced: false
+            })
+        );
         match symbol {
             '-' | '−' if spaced && next_joined_number => self.say("minus"),
             '#' if next_joined_number => self.say("number"),
@@ -320,7 +380,9 @@ impl Reader<'_> {
             ',' | ';' | ':' => self.pause(symbol),
             '…' => self.pause('.'),
             // Dashes and brackets set off a phrase, as commas do.
-            '-' | '–' | '—' | '(' | ')' | '[' | ']' if spaced || symbol != '-' => self.pause(','),
+            '-' | '–' | '—' | '(' | ')' | '[' | ']' if spaced || symbol != '-' => {
+                self.pause(',')
+            }
             _ => {
                 if let Some(reading) = abbreviations::symbol(symbol) {
                     self.say(reading);
@@ -332,8 +394,15 @@ impl Reader<'_> {
 
     /// "example.com": a period between two words with no spaces.
     fn between_joined_words(&self) -> bool {
-        let previous_is_word = self.index >= 2 && matches!(self.tokens[self.index - 2].raw, Raw::Word(_));
-        let next_is_joined_word = matches!(self.peek(0), Some(Scanned { raw: Raw::Word(_), spaced: false }));
+        let previous_is_word =
+            self.index >= 2 && matches!(self.tokens[self.index - 2].raw, Raw::Word(_));
+        let next_is_joined_word = matches!(
+            self.peek(0),
+            Some(Scanned {
+                raw: Raw::Word(_),
+                spaced: false
+            })
+        );
         previous_is_word && next_is_joined_word
     }
 

@@ -100,10 +100,7 @@ pub fn ordinal(number: u64) -> String {
     let words = cardinal(number);
 
     // Only the last word changes: "one hundred twenty-three" ends in "third".
-    let split = words
-        .rfind([' ', '-'])
-        .map(|index| index + 1)
-        .unwrap_or(0);
+    let split = words.rfind([' ', '-']).map(|index| index + 1).unwrap_or(0);
     let (head, last) = words.split_at(split);
     let last = match last {
         "one" => "first".to_string(),
@@ -186,10 +183,7 @@ mod tests {
             (1_234, "one thousand two hundred thirty-four"),
             (20_000, "twenty thousand"),
             (1_000_001, "one million one"),
-            (
-                3_000_500_000,
-                "three billion five hundred thousand",
-            ),
+            (3_000_500_000, "three billion five hundred thousand"),
         ];
         for (number, words) in cases {
             assert_eq!(cardinal(number), words, "{number}");
@@ -250,6 +244,9 @@ mod tests {
         assert_eq!(digits("0042"), "zero zero four two");
         assert_eq!(integer_words("007"), "zero zero seven");
         assert_eq!(integer_words("0"), "zero");
-        assert_eq!(integer_words("99999999999999999999"), digits("99999999999999999999"));
+        assert_eq!(
+            integer_words("99999999999999999999"),
+            digits("99999999999999999999")
+        );
     }
 }

@@ -14,7 +14,11 @@ pub enum Raw {
     /// A number, with grouping commas removed: integer digits, fraction digits (empty
     /// when there is no decimal point), and whether commas grouped the thousands
     /// ("1,234" is never a year).
-    Number { integer: String, fraction: String, grouped: bool },
+    Number {
+        integer: String,
+        fraction: String,
+        grouped: bool,
+    },
     /// A number with an ordinal suffix, such as "21st".
     Ordinal(u64),
     /// A clock time such as "9:05".
@@ -50,7 +54,10 @@ pub fn scan(text: &str) -> Result<Vec<Scanned>, TextError> {
         .copied()
         .filter(|&character| character.is_alphabetic() && !is_letter(character))
         .collect();
-    let latin = chars.iter().filter(|&&character| is_letter(character)).count();
+    let latin = chars
+        .iter()
+        .filter(|&&character| is_letter(character))
+        .count();
     if let Some(&first) = foreign.first()
         && foreign.len() >= latin
     {
@@ -99,9 +106,8 @@ fn word(chars: &[char], start: usize) -> (Raw, usize) {
     let mut end = start;
     while end < chars.len() {
         let character = chars[end];
-        let inner_apostrophe = matches!(character, '\'' | '’')
-            && end + 1 < chars.len()
-            && is_letter(chars[end + 1]);
+        let inner_apostrophe =
+            matches!(character, '\'' | '’') && end + 1 < chars.len() && is_letter(chars[end + 1]);
         if is_letter(character) || inner_apostrophe {
             end += 1;
         } else {
@@ -141,7 +147,14 @@ fn number(chars: &[char], start: usize) -> (Raw, usize) {
         return (Raw::Ordinal(value), after);
     }
 
-    (Raw::Number { integer, fraction, grouped }, end)
+    (
+        Raw::Number {
+            integer,
+            fraction,
+            grouped,
+        },
+        end,
+    )
 }
 
 fn digit_run(chars: &[char], start: usize) -> (String, usize) {
@@ -174,7 +187,11 @@ fn grouped_digits(chars: &[char], start: usize) -> (String, usize) {
 
 /// Returns the end of an ordinal suffix that matches the number ("1st", "22nd", "13th").
 fn ordinal_suffix(chars: &[char], end: usize, digits: &str) -> Option<usize> {
-    let suffix: String = chars.get(end..end + 2)?.iter().collect::<String>().to_lowercase();
+    let suffix: String = chars
+        .get(end..end + 2)?
+        .iter()
+        .collect::<String>()
+        .to_lowercase();
     let followed_by_letter = chars.get(end + 2).is_some_and(|next| next.is_alphabetic());
     if followed_by_letter {
         return None;
@@ -248,7 +265,8 @@ fn time(chars: &[char], start: usize) -> Option<(Raw, usize)> {
     let minute = fixed_digits(chars, after_hour + 1, 2)?;
     let end = after_hour + 3;
     let hour: u32 = hour.parse().ok()?;
-    let valid = hour <= 23 && minute <= 59 && chars.get(end).is_none_or(|next| !next.is_ascii_digit());
+    let valid =
+        hour <= 23 && minute <= 59 && chars.get(end).is_none_or(|next| !next.is_ascii_digit());
     valid.then_some((Raw::Time { hour, minute }, end))
 }
 
@@ -257,7 +275,11 @@ mod tests {
     use super::*;
 
     fn raws(text: &str) -> Vec<Raw> {
-        scan(text).unwrap().into_iter().map(|token| token.raw).collect()
+        scan(text)
+            .unwrap()
+            .into_iter()
+            .map(|token| token.raw)
+            .collect()
     }
 
     fn number(integer: &str, fraction: &str) -> Raw {
@@ -286,11 +308,21 @@ mod tests {
     fn numbers() {
         assert_eq!(
             raws("1,234,567"),
-            vec![Raw::Number { integer: "1234567".to_string(), fraction: String::new(), grouped: true }]
+            vec![Raw::Number {
+                integer: "1234567".to_string(),
+                fraction: String::new(),
+                grouped: true
+            }]
         );
         assert_eq!(raws("3.14"), vec![number("3", "14")]);
-        assert_eq!(raws("1,2"), vec![number("1", ""), Raw::Symbol(','), number("2", "")]);
-        assert_eq!(raws("12345,678"), vec![number("12345", ""), Raw::Symbol(','), number("678", "")]);
+        assert_eq!(
+            raws("1,2"),
+            vec![number("1", ""), Raw::Symbol(','), number("2", "")]
+        );
+        assert_eq!(
+            raws("12345,678"),
+            vec![number("12345", ""), Raw::Symbol(','), number("678", "")]
+        );
         assert_eq!(raws("5."), vec![number("5", ""), Raw::Symbol('.')]);
     }
 
@@ -299,15 +331,42 @@ mod tests {
         assert_eq!(raws("21st"), vec![Raw::Ordinal(21)]);
         assert_eq!(raws("12th"), vec![Raw::Ordinal(12)]);
         assert_eq!(raws("3rd"), vec![Raw::Ordinal(3)]);
-        assert_eq!(raws("3th"), vec![number("3", ""), Raw::Word("th".to_string())]);
-        assert_eq!(raws("4the"), vec![number("4", ""), Raw::Word("the".to_string())]);
+        assert_eq!(
+            raws("3th"),
+            vec![number("3", ""), Raw::Word("th".to_string())]
+        );
+        assert_eq!(
+            raws("4the"),
+            vec![number("4", ""), Raw::Word("the".to_string())]
+        );
     }
 
     #[test]
     fn dates_and_times() {
-        assert_eq!(raws("2024-03-15"), vec![Raw::Date { year: 2024, month: 3, day: 15 }]);
-        assert_eq!(raws("3/15/2024"), vec![Raw::Date { year: 2024, month: 3, day: 15 }]);
-        assert_eq!(raws("12/25/99"), vec![Raw::Date { year: 2099, month: 12, day: 25 }]);
+        assert_eq!(
+            raws("2024-03-15"),
+            vec![Raw::Date {
+                year: 2024,
+                month: 3,
+                day: 15
+            }]
+        );
+        assert_eq!(
+            raws("3/15/2024"),
+            vec![Raw::Date {
+                year: 2024,
+                month: 3,
+                day: 15
+            }]
+        );
+        assert_eq!(
+            raws("12/25/99"),
+            vec![Raw::Date {
+                year: 2099,
+                month: 12,
+                day: 25
+            }]
+        );
         assert_eq!(raws("9:05"), vec![Raw::Time { hour: 9, minute: 5 }]);
         assert_eq!(raws("25:00")[0], number("25", ""));
         assert_eq!(raws("2024-13-01")[0], number("2024", ""));
@@ -331,7 +390,10 @@ mod tests {
     fn a_few_foreign_letters_are_skipped() {
         assert_eq!(
             raws("hello 你好 world"),
-            vec![Raw::Word("hello".to_string()), Raw::Word("world".to_string())]
+            vec![
+                Raw::Word("hello".to_string()),
+                Raw::Word("world".to_string())
+            ]
         );
     }
 }

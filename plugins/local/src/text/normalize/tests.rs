@@ -38,7 +38,10 @@ fn plain_words_are_lower_case() {
 fn numbers_read_as_words() {
     check(&[
         ("I have 3 cats", "i have three cats"),
-        ("It costs 1,234 points", "it costs one thousand two hundred thirty four points"),
+        (
+            "It costs 1,234 points",
+            "it costs one thousand two hundred thirty four points",
+        ),
         ("pi is 3.14", "pi is three point one four"),
         ("It is -5 outside", "it is minus five outside"),
         ("Call 007", "call zero zero seven"),
@@ -51,8 +54,14 @@ fn ordinals_and_years() {
     check(&[
         ("the 21st century", "the twenty first century"),
         ("my 3rd try", "my third try"),
-        ("in 1984 and 2024", "in nineteen eighty four and twenty twenty four"),
-        ("from 1990-1995", "from nineteen ninety to nineteen ninety five"),
+        (
+            "in 1984 and 2024",
+            "in nineteen eighty four and twenty twenty four",
+        ),
+        (
+            "from 1990-1995",
+            "from nineteen ninety to nineteen ninety five",
+        ),
         ("about 5000 people", "about five thousand people"),
     ]);
 }
@@ -121,7 +130,10 @@ fn acronyms_are_spelled() {
         ("NASA launched", "nasa launched"),
         ("the U.S.A. team", "the <USA> team"),
         ("I am here", "i am here"),
-        ("THIS IS A VERY LOUD SENTENCE", "this is a very loud sentence"),
+        (
+            "THIS IS A VERY LOUD SENTENCE",
+            "this is a very loud sentence",
+        ),
     ]);
 }
 
