@@ -24,6 +24,8 @@ mod usage;
 
 #[cfg(test)]
 mod test_servers;
+#[cfg(test)]
+mod instantiation_bench;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
