@@ -132,7 +132,9 @@ setup-local:
 build-local:
 	@test -x $(PYTHON) || { echo "no Python environment: run 'make setup' first" >&2; exit 1; }
 	$(PYTHON) plugins/local/prepare/prepare_voice.py --out $(LOCAL_VOICE_DIR) $(foreach voice,$(LOCAL_VOICE),--voice $(voice))
-	cd plugins/local && VOXGATE_LOCAL_VOICE_DIR=$(CURDIR)/$(LOCAL_VOICE_DIR) cargo build --release
+	@# plugins/local/build.rs embeds target/local-voice by default (VOXGATE_LOCAL_VOICE_DIR
+	@# overrides it); the same folder as LOCAL_VOICE_DIR, so a plain cargo build agrees.
+	cd plugins/local && cargo build --release
 	mkdir -p $(PLUGIN_DIR)
 	cp $(LOCAL_OUT)/voxgate_plugin_local.wasm $(PLUGIN_DIR)/local.wasm
 	cp $(LOCAL_VOICE_DIR)/NOTICE.txt $(PLUGIN_DIR)/local.NOTICE.txt
