@@ -71,7 +71,9 @@ def start(tmp_path_factory, voxgate_bin, api_key, api_token, aig_token):
         # One attempt, so upstream request counts are exact, and a breaker that never opens,
         # because the error tests fail this provider many times in a row on purpose.
         resilience = {"max_attempts": 1, "breaker_failures": 1_000_000}
-        settings = GatewaySettings(providers=providers, first_byte_timeout_ms=2000, resilience=resilience)
+        # Rendering AAC with ffmpeg on a busy 2-core machine can take seconds; 8 s is below
+        # the 10 s hang fault, so the timeout test still sees the gateway give up first.
+        settings = GatewaySettings(providers=providers, first_byte_timeout_ms=8000, resilience=resilience)
         env = {"CLOUDFLARE_API_TOKEN": api_token, "CF_AIG_TOKEN": aig_token}
         gateway = Gateway(voxgate_bin, tmp_path_factory.mktemp("voxgate"), plugins, openai_base_url, api_key, settings, env)
         started.append(gateway)
