@@ -69,4 +69,6 @@ def start_gateway(servers, binary, workdir, plugin_dir, compiled_dir, upstream_u
     config_path.write_text(render_config(workdir, plugin_dir, compiled_dir, upstream_url, keys, cache), encoding="utf-8")
     env = clean_environment(OPENAI_API_KEY=keys.upstream, VOXGATE_LOG="info")
     command = [binary, "serve", "--config", config_path]
-    return servers.start(name, command, workdir, env=env)
+    # Compiling a large plugin (the local voice embeds its model) into an empty compiled-
+    # component cache can take minutes on a loaded 2-core machine.
+    return servers.start(name, command, workdir, env=env, ready_timeout_s=600)

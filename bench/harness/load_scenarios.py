@@ -36,16 +36,28 @@ def run_pair(bench, upstream, gateway, connections, scripts):
         wrk.run(gateway_url, gateway_script, connections, options.warmup_s)
 
     load_before = load_average()
+    cpu_before = upstream.cpu_seconds()
     direct = wrk.run(direct_url, direct_script, connections, options.duration_s)
     direct["load_average"] = load_before
+    direct["upstream_cpu_us_per_request"] = cpu_per_request(upstream.cpu_seconds() - cpu_before, direct["requests"])
 
     load_before = load_average()
     upstream_before = bench.upstream_stats(upstream)["speech_requests"]
+    cpu_before = (gateway.cpu_seconds(), upstream.cpu_seconds())
     through = wrk.run(gateway_url, gateway_script, connections, options.duration_s)
     through["load_average"] = load_before
+    through["gateway_cpu_us_per_request"] = cpu_per_request(gateway.cpu_seconds() - cpu_before[0], through["requests"])
+    through["upstream_cpu_us_per_request"] = cpu_per_request(upstream.cpu_seconds() - cpu_before[1], through["requests"])
     through["upstream_requests"] = bench.upstream_stats(upstream)["speech_requests"] - upstream_before
 
     return {"connections": connections, "direct": direct, "gateway": through, **compare(direct, through)}
+
+
+def cpu_per_request(cpu_seconds, requests):
+    """CPU time per request in microseconds. CPU time does not count waiting for the other
+    processes on the cores, so it varies less with the machine's load than latency does. Work
+    that outlives the run, such as queued usage records, is counted only in part."""
+    return round(cpu_seconds / requests * 1e6, 1) if requests else None
 
 
 def pass_through(bench, gateway):
@@ -72,9 +84,9 @@ def cache_hit(bench):
         if first[0] != 200:
             raise RuntimeError(f"the gateway responded to the first cache-hit scenario request with HTTP {first[0]}: {first[2][:300]!r}")
         # The entry is stored once the first response has been read in full; wait for it.
-        hit = wait_until(lambda: post_speech(gateway.url, bench.keys.client)[1].get("x-cache") == "hit", timeout_s=5)
+        hit = wait_until(lambda: post_speech(gateway.url, bench.keys.client)[1].get("x-cache", "").upper() == "HIT", timeout_s=5)
         if not hit:
-            raise RuntimeError(f"the gateway never served from its cache (no `x-cache: hit` within 5 s); see {gateway.log_path}")
+            raise RuntimeError(f"the gateway never served from its cache (no `x-cache: HIT` within 5 s); see {gateway.log_path}")
 
         run = run_pair(bench, upstream, gateway, bench.options.cache_connections, wrk_scripts(bench))
         return {"body_bytes": bench.options.body_bytes, "duration_s": bench.options.duration_s, **run}

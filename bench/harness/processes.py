@@ -78,14 +78,25 @@ class Server:
             pass
 
     def memory_kib(self):
-        """Return the resident set now (`VmRSS`) and its peak so far (`VmHWM`), in KiB."""
+        """Return the resident set now (`VmRSS`), its peak so far (`VmHWM`) and its anonymous
+        and file-backed parts, in KiB, with the process's thread count."""
+        fields = {"VmRSS": "rss_kib", "VmHWM": "peak_rss_kib", "RssAnon": "rss_anonymous_kib", "RssFile": "rss_file_kib", "Threads": "threads"}
         values = {}
         with open(f"/proc/{self.process.pid}/status", encoding="ascii") as status:
             for line in status:
                 key, _, rest = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    values[key] = int(rest.split()[0])
-        return {"rss_kib": values["VmRSS"], "peak_rss_kib": values["VmHWM"]}
+                if key in fields:
+                    values[fields[key]] = int(rest.split()[0])
+        return values
+
+    def cpu_seconds(self):
+        """Return the CPU time the process has used so far, user and system, in seconds."""
+        with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+            # The command name in field 2 may contain spaces, so count fields after its `)`.
+            fields = stat.read().rpartition(")")[2].split()
+        # utime and stime are fields 14 and 15 of proc_pid_stat(5), in clock ticks.
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self, timeout_s=15.0):
         """Send SIGTERM, wait, and SIGKILL a process that does not exit in time."""

@@ -12,17 +12,20 @@ from harness.context import load_average, post_speech
 INSTANTIATION_PREFIX = "voxgate-bench instantiation "
 
 
-def idle_memory(bench, gateway, settle_s=2.0):
-    """Read the memory of a gateway that has loaded every plugin and served nothing yet."""
-    time.sleep(settle_s)
-    memory = gateway.memory_kib()
-    return {
-        "plugins": sorted(path.name for path in bench.plugin_files),
-        "rss_kib": memory["rss_kib"],
-        "peak_rss_kib": memory["peak_rss_kib"],
-        "listening_ms": round(gateway.listening_s * 1000, 1),
-        "load_average": load_average(),
-    }
+def idle_memory(bench, settle_s=2.0):
+    """Read the memory of idle gateways that have loaded every plugin: one that compiled
+    them all at start (an empty compiled-component cache), then one that loaded them from
+    the filled cache. Returns the figures and the second gateway, still running."""
+    plugins = sorted(path.name for path in bench.plugin_files)
+    upstream = bench.upstream(bench.clip_profile())
+    figures = {}
+    for state in ("compiled_cache_cold", "compiled_cache_warm"):
+        gateway = bench.start_gateway(upstream, cache=False, label="idle")
+        time.sleep(settle_s)
+        figures[state] = {**gateway.memory_kib(), "listening_ms": round(gateway.listening_s * 1000, 1), "load_average": load_average()}
+        if state == "compiled_cache_cold":
+            bench.servers.stop(gateway)
+    return {"plugins": plugins, **figures}, gateway
 
 
 def time_first_request(start, api_key):

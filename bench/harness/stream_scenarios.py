@@ -82,7 +82,7 @@ def hold_streams(bench, server, url, api_key):
         # Sample for a second while every stream is open, and keep the largest figure.
         samples = []
         for _ in range(10):
-            samples.append(server.memory_kib()["rss_kib"])
+            samples.append(server.memory_kib())
             time.sleep(0.1)
         done = json.loads(holder.stdout.readline() or "null")
         holder.wait(timeout=max_time_s + 30)
@@ -94,11 +94,13 @@ def hold_streams(bench, server, url, api_key):
         raise RuntimeError(f"voxgate-bench hold ended without its reports: {holder.stderr.read().strip()[:2000]}")
 
     after = server.memory_kib()
+    largest = max(samples, key=lambda sample: sample["rss_kib"])
     return {
         "ready": ready,
         "done": done,
-        "rss_idle_kib": idle["rss_kib"],
-        "rss_while_open_kib": max(samples),
+        "idle": idle,
+        "while_open": largest,
+        "after": after,
         "peak_rss_kib": after["peak_rss_kib"],
         "load_average": load_before,
     }
