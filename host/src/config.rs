@@ -99,7 +99,7 @@ impl Default for PluginsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Linear memory one plugin instance may grow to, in MiB. A translator plugin needs a few
-    /// MiB for a request and a response body; 64 leaves headroom for a large buffered answer.
+    /// MiB for a request and a response body; 64 leaves headroom for a large buffered response.
     pub memory_limit_mib: u64,
     /// Wall-clock budget for one call into a plugin, in milliseconds. A translator returns in
     /// microseconds; the budget only stops a plugin that loops.
@@ -136,11 +136,11 @@ pub struct UpstreamConfig {
     /// Time to establish a TCP (and TLS) connection to a provider, in milliseconds.
     pub connect_timeout_ms: u64,
     /// Time from sending a request to receiving the response headers, in milliseconds.
-    /// Providers render before they answer, so this is the longest wait of a request.
+    /// Providers render before they respond, so this is the longest wait of a request.
     pub first_byte_timeout_ms: u64,
-    /// Longest a whole upstream exchange may take, body included, in milliseconds.
+    /// Maximum time a whole upstream exchange may take, body included, in milliseconds.
     pub total_timeout_ms: u64,
-    /// Longest gap between two body chunks of a streamed answer, in milliseconds.
+    /// Maximum gap between two body chunks of a streamed response, in milliseconds.
     pub idle_timeout_ms: u64,
     /// Largest response body buffered for a plugin (`fetch` steps, error bodies), in bytes.
     /// Streamed audio is not buffered and has no such cap.
@@ -196,7 +196,7 @@ pub struct ProviderConfig {
     pub enabled: Option<bool>,
     /// Settings passed to the plugin, such as `base-url`.
     pub settings: BTreeMap<String, String>,
-    /// Where each secret comes from. A secret not listed here is read from the environment
+    /// Sources of the secrets, by name. A secret not listed here is read from the environment
     /// variable the plugin names for it.
     pub secrets: BTreeMap<String, SecretSource>,
     /// Hosts the plugin may address. Defaults to every host the plugin declares; a host
@@ -256,11 +256,11 @@ impl ProviderConfig {
     }
 }
 
-/// Where the value of one secret comes from.
+/// The source of one secret's value.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSource {
-    /// Name of an environment variable that holds the value.
+    /// Name of an environment variable that contains the value.
     pub env: Option<String>,
     /// Path of a file whose contents, without trailing whitespace, are the value.
     pub file: Option<PathBuf>,

@@ -641,8 +641,8 @@ fn seconds_to_next_month(now: u64) -> u64 {
     end.saturating_sub(now).max(1)
 }
 
-/// Opens the usage store. The embedded store is one file that one process may hold at a
-/// time; when another gateway (or a running server, for `voxgate say`) holds it, this
+/// Opens the usage store. The embedded store is one file that one process may open at a
+/// time. When another gateway (or a running server, for `voxgate say`) has it open, this
 /// process records its usage in a private file instead, and says so.
 fn open_usage(config: &Config) -> anyhow::Result<UsageStore> {
     match UsageStore::open(&config.usage) {

@@ -165,7 +165,7 @@ async fn route(
 
     if path == "/metrics" || path == "/v1/usage" {
         if let Err(error) = gateway.auth().admin(request.headers()) {
-            tracing::info!(error = %error, "admin request refused");
+            tracing::info!(error = %error, "admin request rejected");
             return error_response(Api::OpenAi, &ApiError::from(&error));
         }
         if method != Method::GET {
@@ -183,7 +183,7 @@ async fn route(
 
     if let Some(admin_path) = path.strip_prefix("/admin/") {
         if let Err(error) = gateway.auth().admin(request.headers()) {
-            tracing::info!(error = %error, "admin request refused");
+            tracing::info!(error = %error, "admin request rejected");
             return error_response(Api::OpenAi, &ApiError::from(&error));
         }
         return admin_routes::route(gateway, &method, admin_path).await;
@@ -192,7 +192,7 @@ async fn route(
     let client = match gateway.auth().client(request.headers()) {
         Ok(client) => client,
         Err(error) => {
-            tracing::info!(error = %error, "request refused");
+            tracing::info!(error = %error, "request rejected");
             return error_response(api, &ApiError::from(&error));
         }
     };

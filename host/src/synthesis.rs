@@ -1,8 +1,8 @@
 //! Driving one synthesis through a plugin: the step loop of the sans-IO contract.
 //!
-//! The plugin returns steps; the host carries them out. A `fetch` is sent and its whole
-//! answer goes back to the plugin. A `stream` is sent and, when the answer is audio, its body
-//! goes to the caller as it arrives, without passing through WebAssembly. An `audio` step
+//! The plugin returns steps, and the host carries them out. A `fetch` is sent and its whole
+//! response goes back to the plugin. A `stream` is sent and, when the response is audio, its
+//! body goes to the caller as it arrives, without passing through WebAssembly. An `audio` step
 //! ends the synthesis with finished audio.
 
 use std::pin::Pin;
@@ -25,13 +25,13 @@ use crate::upstream::{UpstreamClient, UpstreamError, describe_error};
 use crate::delivery::Delivery;
 use crate::engine::PluginEngine;
 
-/// The longest pause a `fetch-after` step gets, whatever the plugin asks for.
+/// The longest pause a `fetch-after` step gets, whatever the plugin requests.
 const MAX_FETCH_DELAY: Duration = Duration::from_secs(10);
 
-/// Why a synthesis through one provider failed.
+/// A reason a synthesis through one provider failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthesisError {
-    /// The provider answered with an error, classified by the plugin.
+    /// The provider returned an error, classified by the plugin.
     #[error("provider {provider} returned an error: {}", describe_provider_error(error))]
     Provider { provider: String, error: ProviderError },
     /// The plugin itself failed: a trap, its time budget, its memory limit.
@@ -74,7 +74,7 @@ pub fn describe_provider_error(error: &ProviderError) -> String {
 pub enum AudioBody {
     /// The whole clip.
     Complete(Bytes),
-    /// A provider's answer streamed as it arrives.
+    /// A provider's response, streamed as it arrives.
     Stream(AudioStream),
 }
 
@@ -93,7 +93,7 @@ pub struct Synthesized {
     pub delivery: Option<Delivery>,
 }
 
-/// What a synthesis holds while it runs.
+/// The permits a synthesis keeps while it runs.
 pub struct Permits {
     /// Engine and plugin instance slots, released once the plugin is no longer needed.
     pub instance: Vec<OwnedSemaphorePermit>,
@@ -319,7 +319,7 @@ fn provider_error(plugin: &LoadedPlugin, error: ProviderError) -> SynthesisError
     SynthesisError::Provider { provider: plugin.id().to_string(), error }
 }
 
-/// The longest plugin error message passed on, in characters. Provider messages are a
+/// The maximum length of a plugin error message passed on, in characters. Provider messages are a
 /// sentence or two; a longer one is a plugin echoing a whole body.
 const MAX_ERROR_MESSAGE_CHARS: usize = 1_000;
 
@@ -363,7 +363,7 @@ fn check_audio_format(
     Ok(())
 }
 
-/// Why a stream of audio stopped before its end.
+/// A reason a stream of audio stopped before its end.
 #[derive(Debug, thiserror::Error)]
 #[error("audio stream from {host} failed: {reason}")]
 pub struct StreamError {

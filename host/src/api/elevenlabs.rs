@@ -37,7 +37,7 @@ const ELEVENLABS_ONLY_FIELDS: &[&str] = &[
     "use_pvc_as_ivc",
 ];
 
-/// Which of the four speech routes was called.
+/// The speech route that was called, of the four.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Convert,
@@ -180,7 +180,7 @@ pub fn parse_output_format(text: &str) -> Result<AudioFormat, InvalidRequest> {
     Ok(AudioFormat { container, sample_rate: Some(sample_rate), bitrate: bitrate_kbps.map(|kbps| kbps * 1000) })
 }
 
-/// The `/with-timestamps` answer.
+/// The `/with-timestamps` response body.
 pub fn timestamps_body(audio: &[u8], alignment: Option<&Alignment>) -> Value {
     use base64::Engine as _;
     let alignment = alignment.map(|alignment| {
@@ -198,7 +198,7 @@ pub fn timestamps_body(audio: &[u8], alignment: Option<&Alignment>) -> Value {
     })
 }
 
-/// One line of the `/stream/with-timestamps` answer, newline-delimited JSON.
+/// One line of the `/stream/with-timestamps` response, newline-delimited JSON.
 pub fn timestamps_line(audio: &[u8], alignment: Option<&Alignment>) -> bytes::Bytes {
     let mut line = timestamps_body(audio, alignment).to_string();
     line.push('\n');
@@ -224,7 +224,7 @@ pub fn error_body(error: &ApiError) -> (u16, Value) {
         return (422, body);
     }
     let status = match error.code {
-        // ElevenLabs answers an unknown voice with 404 since 2025.
+        // ElevenLabs has returned 404 for an unknown voice since 2025.
         "voice_not_found" => 404,
         "string_above_max_length" => 400,
         _ => error.status,

@@ -22,7 +22,7 @@ const MAX_SPEED: f64 = 4.0;
 const KNOWN_FIELDS: &[&str] =
     &["model", "input", "voice", "instructions", "response_format", "speed", "stream_format", "provider_options"];
 
-/// How the audio goes back to the client.
+/// The framing of the audio sent back to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamFormat {
     /// Raw audio bytes, streamed as they arrive.
