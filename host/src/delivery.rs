@@ -12,10 +12,10 @@ use tokio::sync::watch;
 use crate::audio::container_name;
 use crate::audio::content_type;
 use crate::audio::duration::duration_ms;
-use crate::cache::{AudioCache, CacheKey, CachedAudio};
+use crate::cache::{CacheKey, CachedAudio, TieredCache};
 use crate::metrics::{Metrics, UsageLabels, provider as provider_label};
 use crate::plugin::wit::AudioFormat;
-use crate::usage::{UsageRecord, UsageStore};
+use crate::usage::{UsageRecord, UsageStore, UsageWriter};
 
 /// The request's use of the audio cache, sent to the client as `x-cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +76,10 @@ pub struct Delivery {
 
 /// The shared state that finishes deliveries.
 pub struct DeliverySink {
-    pub cache: Option<Arc<AudioCache>>,
+    pub cache: Option<Arc<TieredCache>>,
     pub usage: Arc<UsageStore>,
+    /// Batches records into `usage`.
+    pub usage_writer: UsageWriter,
     pub metrics: Arc<Metrics>,
     pub flights: Arc<Flights>,
 }
@@ -118,12 +120,7 @@ impl DeliverySink {
             cache_hits: u64::from(hit),
             cost_micro_usd,
         };
-        let usage = self.usage.clone();
-        tokio::spawn(async move {
-            if let Err(error) = usage.record(&record).await {
-                tracing::warn!(error = %error, "recording usage failed");
-            }
-        });
+        self.usage_writer.submit(record);
 
         let entry = Arc::new(CachedAudio::new(
             content_type(delivery.format.container),

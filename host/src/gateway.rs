@@ -10,11 +10,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::api::errors::synthesis_error;
 use crate::audio::{container_name, parse_container};
 use crate::auth::{Authenticator, Client};
-use crate::cache::{AudioCache, CacheKey, CachedAudio};
+use crate::cache::{CacheKey, CachedAudio, TieredCache};
 use crate::delivery::{CacheStatus, Delivery, DeliverySink, FlightGuard, Flights, Join, now_unix, wait};
 use crate::metrics::{AttemptLabels, CacheLabels, Metrics, provider as provider_label};
 use crate::plugin::wit::AudioFormat;
-use crate::usage::{RateDecision, UsageError, UsageStore, month_bounds};
+use crate::usage::{RateDecision, UsageError, UsageStore, UsageWriter, month_bounds};
 use crate::config::Config;
 use crate::engine::PluginEngine;
 use crate::plugin::wit::SynthesisRequest;
@@ -79,6 +79,7 @@ impl Gateway {
         let set = PluginSet::from(report);
         log_plugin_set(&set, config);
         let slots = usize::try_from(config.engine.max_instances).unwrap_or(usize::MAX);
+        let usage = Arc::new(open_usage(config)?);
         Ok(Self {
             engine,
             config: Arc::new(config.clone()),
@@ -88,8 +89,9 @@ impl Gateway {
             retry_budget: RetryBudget::new(&config.resilience),
             auth: Authenticator::new(config),
             sink: Arc::new(DeliverySink {
-                cache: AudioCache::open_if_enabled(&config.cache)?.map(Arc::new),
-                usage: Arc::new(open_usage(config)?),
+                cache: TieredCache::open_if_enabled(&config.cache)?.map(Arc::new),
+                usage_writer: UsageWriter::start(usage.clone()),
+                usage,
                 metrics: Arc::new(Metrics::new()),
                 flights: Arc::new(Flights::default()),
             }),
@@ -125,6 +127,11 @@ impl Gateway {
 
     pub fn usage(&self) -> &UsageStore {
         &self.sink.usage
+    }
+
+    /// Waits until the usage of every response finished so far is in the usage store.
+    pub async fn flush_usage(&self) {
+        self.sink.usage_writer.flush().await;
     }
 
     /// The runtime state of one provider, created on first use.
@@ -564,7 +571,7 @@ impl Gateway {
             self.instance_slots.clone().acquire_owned().await.expect("the instance semaphore is never closed"),
         );
         let permits = Permits { instance: instance_permits, upstream: upstream_permit };
-        synthesize(&self.engine, &runtime.upstream, plugin, synthesis, permits).await
+        synthesize(&self.engine, &runtime.upstream, plugin, synthesis, permits, &self.sink.metrics).await
     }
 }
 

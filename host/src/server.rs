@@ -93,6 +93,7 @@ pub async fn serve(gateway: Arc<Gateway>, config: &ServerConfig) -> anyhow::Resu
             "gateway stopped with requests still in flight after server.shutdown_timeout_ms; they were cut off"
         ),
     }
+    gateway.flush_usage().await;
     Ok(())
 }
 

@@ -8,11 +8,8 @@
 //!
 //! Client keys appear here only by their configured name, never the key itself.
 
-// NOTE: until the gateway records usage on the request path, only the tests use this
-// module.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::config::{UsageBackend, UsageConfig};
@@ -21,9 +18,11 @@ mod calendar;
 mod embedded;
 mod rate;
 mod redis_store;
+mod writer;
 
 pub use calendar::month_bounds;
 pub use rate::RateDecision;
+pub use writer::UsageWriter;
 
 use embedded::EmbeddedStore;
 use redis_store::RedisStore;
@@ -108,10 +107,17 @@ impl UsageStore {
     }
 
     /// Adds a record into its hourly bucket and its month's cost.
+    #[cfg(test)]
     pub async fn record(&self, record: &UsageRecord) -> Result<(), UsageError> {
+        self.record_batch(std::slice::from_ref(record)).await
+    }
+
+    /// Adds several records at once: one transaction (embedded) or one atomic pipeline
+    /// (Redis), so a reader sees all of them or none.
+    pub async fn record_batch(&self, records: &[UsageRecord]) -> Result<(), UsageError> {
         match self {
-            UsageStore::Embedded(store) => store.record(record).await,
-            UsageStore::Redis(store) => store.record(record).await,
+            UsageStore::Embedded(store) => store.record_batch(records).await,
+            UsageStore::Redis(store) => store.record_batch(records).await,
         }
     }
 
@@ -189,6 +195,33 @@ impl Totals {
         let [requests, characters, audio_ms, cache_hits, cost_micro_usd] = values;
         Totals { requests, characters, audio_ms, cache_hits, cost_micro_usd }
     }
+}
+
+/// Adds up records that fall into the same bucket (UTC hour, client key, provider, model),
+/// keeping the order in which each bucket first appears.
+pub(crate) fn merge_records(records: Vec<UsageRecord>) -> Vec<UsageRecord> {
+    let mut merged: Vec<UsageRecord> = Vec::with_capacity(records.len().min(64));
+    let mut index: HashMap<(u64, String, String, String), usize> = HashMap::new();
+    for record in records {
+        let bucket = (calendar::hour_start(record.at_unix), record.client_key.clone(), record.provider.clone(), record.model.clone());
+        match index.get(&bucket) {
+            Some(&position) => {
+                let total = &mut merged[position];
+                let mut sum = Totals::of(total);
+                sum.add(&Totals::of(&record));
+                total.requests = sum.requests;
+                total.characters = sum.characters;
+                total.audio_ms = sum.audio_ms;
+                total.cache_hits = sum.cache_hits;
+                total.cost_micro_usd = sum.cost_micro_usd;
+            }
+            None => {
+                index.insert(bucket, merged.len());
+                merged.push(record);
+            }
+        }
+    }
+    merged
 }
 
 /// Checks a bucket's dimensions against the filter's client key, provider and model.

@@ -3,8 +3,8 @@
 //! Two tables. `usage_hourly_v1` maps (hour start, client key, provider, model) to the
 //! five counters of [`Totals`]. The hour comes first, so a time range is one ordered scan.
 //! `month_cost_v1` maps (month start, client key) to the month's cost, so a budget check
-//! reads one row instead of a month of buckets. Every record is one transaction,
-//! committed durably before `record` returns.
+//! reads one row instead of a month of buckets. Every batch of records is one transaction,
+//! committed durably before `record_batch` returns.
 //!
 //! redb locks the file: a second process that opens it gets
 //! [`UsageError::DatabaseInUse`]. Rate-limit counters are per process, so several
@@ -55,11 +55,11 @@ impl EmbeddedStore {
         Ok(EmbeddedStore { database: Arc::new(database), path: path.to_path_buf(), rates: MemoryRateLimiter::default() })
     }
 
-    pub async fn record(&self, record: &UsageRecord) -> Result<(), UsageError> {
+    pub async fn record_batch(&self, records: &[UsageRecord]) -> Result<(), UsageError> {
         let database = Arc::clone(&self.database);
         let path = self.path.clone();
-        let record = record.clone();
-        blocking(move || write_record(&database, &record).map_err(|error| database_error("record usage", &path, error))).await
+        let records = records.to_vec();
+        blocking(move || write_records(&database, &records).map_err(|error| database_error("record usage", &path, error))).await
     }
 
     pub async fn query(&self, filter: &UsageFilter) -> Result<Vec<UsageRow>, UsageError> {
@@ -85,26 +85,37 @@ impl EmbeddedStore {
     }
 }
 
-fn write_record(database: &Database, record: &UsageRecord) -> Result<(), redb::Error> {
-    let hour = hour_start(record.at_unix);
-    let (month_start, _) = month_bounds(record.at_unix);
+fn write_records(database: &Database, records: &[UsageRecord]) -> Result<(), redb::Error> {
     let transaction = database.begin_write()?;
     {
         let mut hourly = transaction.open_table(HOURLY)?;
-        let key = (hour, record.client_key.as_str(), record.provider.as_str(), record.model.as_str());
-        let mut totals = match hourly.get(key)? {
-            Some(stored) => Totals::from_array(stored.value()),
-            None => Totals::default(),
-        };
-        totals.add(&Totals::of(record));
-        hourly.insert(key, totals.to_array())?;
-
         let mut month_cost = transaction.open_table(MONTH_COST)?;
-        let key = (month_start, record.client_key.as_str());
-        let cost = month_cost.get(key)?.map(|stored| stored.value()).unwrap_or(0);
-        month_cost.insert(key, cost.saturating_add(record.cost_micro_usd))?;
+        for record in records {
+            add_record(&mut hourly, &mut month_cost, record)?;
+        }
     }
     transaction.commit()?;
+    Ok(())
+}
+
+fn add_record(
+    hourly: &mut redb::Table<HourlyKey, [u64; 5]>,
+    month_cost: &mut redb::Table<(u64, &str), u64>,
+    record: &UsageRecord,
+) -> Result<(), redb::Error> {
+    let hour = hour_start(record.at_unix);
+    let key = (hour, record.client_key.as_str(), record.provider.as_str(), record.model.as_str());
+    let mut totals = match hourly.get(key)? {
+        Some(stored) => Totals::from_array(stored.value()),
+        None => Totals::default(),
+    };
+    totals.add(&Totals::of(record));
+    hourly.insert(key, totals.to_array())?;
+
+    let (month_start, _) = month_bounds(record.at_unix);
+    let key = (month_start, record.client_key.as_str());
+    let cost = month_cost.get(key)?.map(|stored| stored.value()).unwrap_or(0);
+    month_cost.insert(key, cost.saturating_add(record.cost_micro_usd))?;
     Ok(())
 }
 

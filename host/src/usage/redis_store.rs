@@ -12,8 +12,8 @@
 //!
 //! `%` and `:` inside a client key name, provider or model are written `%25` and `%3A`, so
 //! the parts of a key split unambiguously. Usage keys expire `redis_retention_days` after
-//! their last write. Each record is one MULTI/EXEC transaction, so a reader never sees
-//! half of one.
+//! their last write. Each batch of records is one MULTI/EXEC transaction, so a reader never
+//! sees half of one.
 
 use std::time::Duration;
 
@@ -71,7 +71,17 @@ impl RedisStore {
         })
     }
 
-    pub async fn record(&self, record: &UsageRecord) -> Result<(), UsageError> {
+    pub async fn record_batch(&self, records: &[UsageRecord]) -> Result<(), UsageError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for record in records {
+            self.add_record(&mut pipe, record);
+        }
+        let mut connection = self.connection().await?;
+        pipe.exec_async(&mut connection).await.map_err(|error| self.error("record usage", error))
+    }
+
+    fn add_record(&self, pipe: &mut redis::Pipeline, record: &UsageRecord) {
         let hour = hour_start(record.at_unix);
         let dimensions = dimensions(&record.client_key, &record.provider, &record.model);
         let bucket = format!("{}usage:h:{hour}:{dimensions}", self.prefix);
@@ -79,8 +89,6 @@ impl RedisStore {
         let month = format!("{}usage:month:{}:{}", self.prefix, month_label(record.at_unix), escape(&record.client_key));
         let retention = self.retention_seconds;
 
-        let mut pipe = redis::pipe();
-        pipe.atomic();
         for (field, value) in FIELDS.iter().zip(Totals::of(record).to_array()) {
             pipe.hincr(&bucket, *field, clamp(value)).ignore();
         }
@@ -94,9 +102,6 @@ impl RedisStore {
         pipe.expire(&hours, retention as i64).ignore();
         pipe.incr(&month, clamp(record.cost_micro_usd)).ignore();
         pipe.expire(&month, retention as i64).ignore();
-
-        let mut connection = self.connection().await?;
-        pipe.exec_async(&mut connection).await.map_err(|error| self.error("record usage", error))
     }
 
     pub async fn query(&self, filter: &UsageFilter) -> Result<Vec<UsageRow>, UsageError> {

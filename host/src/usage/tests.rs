@@ -1,6 +1,8 @@
 //! One behaviour suite for both backends: the embedded store on a temporary file, and the
 //! Redis store against a redis-server on loopback that each test starts and kills.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::config::UsageConfig;
 use crate::test_servers::{self, ServerProcess};
@@ -138,6 +140,61 @@ async fn awkward_names_stay_apart(store: &UsageStore) {
     assert_eq!(store.month_cost_micro_usd("a:b", LEAP_DAY).await.unwrap(), 1);
 }
 
+/// Records sent through the batching writer from many tasks at once all arrive, merged into
+/// the same totals that one-by-one writes give.
+async fn writer_batches_lose_nothing(store: UsageStore) {
+    let store = Arc::new(store);
+    let writer = UsageWriter::start(store.clone());
+    let mut tasks = Vec::new();
+    for task in 0..20u64 {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..50u64 {
+                // Two hours and two clients, so a batch holds several buckets.
+                let at = LEAP_DAY + (n % 2) * HOUR;
+                let client = if task % 2 == 0 { "even" } else { "odd" };
+                writer.submit(record(at, client, "openai", "tts-1", 10));
+                if n % 7 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    writer.flush().await;
+
+    let rows = store.query(&UsageFilter::default()).await.unwrap();
+    let requests: u64 = rows.iter().map(|row| row.requests).sum();
+    assert_eq!(requests, 1_000, "{rows:#?}");
+    let even = store.query(&UsageFilter { client_key: Some("even".into()), ..UsageFilter::default() }).await.unwrap();
+    assert_eq!(even[0].characters, 500 * 100);
+    assert_eq!(store.month_cost_micro_usd("odd", LEAP_DAY).await.unwrap(), 500 * 10);
+    let first_hour = UsageFilter { to_unix: Some(hour_of(LEAP_DAY) + HOUR), ..UsageFilter::default() };
+    let first: u64 = store.query(&first_hour).await.unwrap().iter().map(|row| row.requests).sum();
+    assert_eq!(first, 500);
+}
+
+#[test]
+fn merging_keeps_buckets_apart() {
+    let mut hit = record(LEAP_DAY + 5, "a", "openai", "tts-1", 0);
+    hit.cache_hits = 1;
+    let merged = merge_records(vec![
+        record(LEAP_DAY, "a", "openai", "tts-1", 10),
+        record(LEAP_DAY + HOUR, "a", "openai", "tts-1", 10),
+        hit,
+        record(LEAP_DAY, "a", "openai", "tts-1-hd", 10),
+    ]);
+
+    assert_eq!(merged.len(), 3, "{merged:#?}");
+    assert_eq!((merged[0].requests, merged[0].cache_hits, merged[0].cost_micro_usd), (2, 1, 10));
+    assert_eq!(merged[0].at_unix, LEAP_DAY, "a merged record keeps the first record's time");
+    assert_eq!(merged[1].at_unix, LEAP_DAY + HOUR);
+    assert_eq!(merged[2].model, "tts-1-hd");
+}
+
 fn hour_of(unix: u64) -> u64 {
     unix - unix % HOUR
 }
@@ -170,6 +227,12 @@ async fn embedded_rate_limit() {
 async fn embedded_awkward_names() {
     let dir = tempfile::tempdir().unwrap();
     awkward_names_stay_apart(&embedded(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_writer_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    writer_batches_lose_nothing(embedded(&dir)).await;
 }
 
 #[tokio::test]
@@ -220,6 +283,12 @@ async fn redis_month_cost() {
 async fn redis_rate_limit() {
     let Some((_server, store)) = redis("voxgate:") else { return };
     rate_limit_per_minute(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_writer_batches() {
+    let Some((_server, store)) = redis("voxgate:") else { return };
+    writer_batches_lose_nothing(store).await;
 }
 
 #[tokio::test]
