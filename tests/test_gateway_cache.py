@@ -8,6 +8,7 @@ server), drives them with real requests, and checks what a user or operator woul
 import hashlib
 import json
 import os
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -100,12 +101,18 @@ def cache_files(gateway):
     return [path for path in root.rglob("*") if path.is_file() and not path.name.startswith(".")]
 
 
-def test_corrupt_entry_regenerated(gateway, upstream):
-    first = gateway.speech(speech_body(input="Corrupt me."))
+def wait_for_cache_files(gateway, count):
     deadline = time.monotonic() + 10
-    while not cache_files(gateway) and time.monotonic() < deadline:
+    while len(cache_files(gateway)) < count and time.monotonic() < deadline:
         time.sleep(0.05)
-    files = cache_files(gateway)
+    return cache_files(gateway)
+
+
+def test_corrupt_entry_regenerated(start_gateway, openai_plugin, upstream):
+    # Without the memory tier, so the hit reads the damaged file.
+    gateway = start_gateway([openai_plugin], cached_settings(cache={"enabled": True, "memory_max_bytes": 0}))
+    first = gateway.speech(speech_body(input="Corrupt me."))
+    files = wait_for_cache_files(gateway, 1)
     assert len(files) == 1, files
     data = bytearray(files[0].read_bytes())
     data[-10] ^= 0xFF
@@ -114,6 +121,37 @@ def test_corrupt_entry_regenerated(gateway, upstream):
     second = gateway.speech(speech_body(input="Corrupt me."))
     assert second.headers["x-cache"] == "MISS", "a corrupt entry must never be served"
     assert second.body == first.body
+    assert len(upstream.speech_requests()) == 2
+
+
+def test_memory_tier_serves_the_checked_copy(gateway, upstream):
+    first = gateway.speech(speech_body(input="Held in memory."))
+    files = wait_for_cache_files(gateway, 1)
+    assert len(files) == 1, files
+    data = bytearray(files[0].read_bytes())
+    data[-10] ^= 0xFF
+    files[0].write_bytes(bytes(data))
+
+    second = gateway.speech(speech_body(input="Held in memory."))
+
+    assert second.headers["x-cache"] == "HIT"
+    assert second.body == first.body, "the copy in memory was checked when stored; damage on disk does not reach it"
+    assert len(upstream.speech_requests()) == 1
+
+
+def test_purge_reaches_a_running_gateway(gateway, upstream, voxgate_bin):
+    gateway.speech(speech_body(input="Purge me while serving."))
+    assert gateway.speech(speech_body(input="Purge me while serving.")).headers["x-cache"] == "HIT"
+    assert len(wait_for_cache_files(gateway, 1)) == 1
+
+    purge = subprocess.run(
+        [str(voxgate_bin), "--config", str(gateway.config_path), "cache", "purge"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+    )
+    assert purge.returncode == 0, purge.stderr
+
+    again = gateway.speech(speech_body(input="Purge me while serving."))
+    assert again.headers["x-cache"] == "MISS", "a purged entry must not be served from memory"
     assert len(upstream.speech_requests()) == 2
 
 

@@ -5,6 +5,8 @@
 //! [`entry`]): a header with the content type, times, billed characters and the audio's
 //! SHA-256, then the audio. A read verifies length and checksum before anything is
 //! returned; a corrupt, truncated or expired entry is deleted and reported as a miss.
+//! [`TieredCache`], which the gateway uses, keeps recently used clips in memory in front
+//! of either backend ([`memory`]).
 //!
 //! ```no_run
 //! # async fn example(config: &crate::config::CacheConfig, key: crate::cache::CacheKey) -> Result<(), crate::cache::CacheError> {
@@ -15,10 +17,6 @@
 //! # Ok(()) }
 //! ```
 
-// NOTE: until the gateway wires the cache into the request path, only the CLI and the
-// tests use parts of this module.
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,12 +26,15 @@ pub mod cli;
 mod disk;
 mod entry;
 mod key;
+mod lru;
+mod memory;
 mod s3;
 
 pub use entry::CachedAudio;
 pub use key::CacheKey;
 
 use disk::DiskCache;
+use memory::MemoryTier;
 use s3::S3Cache;
 
 /// A cache of finished audio on one backend.
@@ -92,14 +93,6 @@ impl AudioCache {
         }
     }
 
-    /// Opens the configured backend when `enabled` is set, else returns `None`.
-    pub fn open_if_enabled(config: &CacheConfig) -> Result<Option<AudioCache>, CacheError> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        Self::open(config).map(Some)
-    }
-
     /// Looks up `key`. A missing, expired, corrupt or truncated entry is `Ok(None)`; the
     /// last three are deleted. An error means the store itself failed.
     pub async fn get(&self, key: &CacheKey) -> Result<Option<CachedAudio>, CacheError> {
@@ -147,6 +140,65 @@ impl AudioCache {
             AudioCache::Disk(disk) => disk.ttl_seconds(),
             AudioCache::S3(s3) => s3.ttl_seconds(),
         }
+    }
+
+    /// Whether the entry at `path` (see [`CacheKey::object_path`]) may still be served from
+    /// a copy in memory. The disk backend checks that its file exists and counts the use
+    /// for its eviction order; S3 relies on the memory tier's trust window.
+    fn still_holds(&self, path: &str) -> bool {
+        match self {
+            AudioCache::Disk(disk) => disk.still_holds(path),
+            AudioCache::S3(_) => true,
+        }
+    }
+}
+
+/// The gateway's cache: recently used clips in memory (`cache.memory_max_bytes`) in front of
+/// the configured backend.
+pub struct TieredCache {
+    backend: AudioCache,
+    memory: MemoryTier,
+}
+
+impl TieredCache {
+    /// Opens the configured backend when `cache.enabled` is set, else returns `None`.
+    pub fn open_if_enabled(config: &CacheConfig) -> Result<Option<TieredCache>, CacheError> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        let backend = AudioCache::open(config)?;
+        let trust = match config.backend {
+            CacheBackend::Disk => None,
+            CacheBackend::S3 => Some(memory::S3_TRUST),
+        };
+        Ok(Some(TieredCache { backend, memory: MemoryTier::new(config.memory_max_bytes, trust) }))
+    }
+
+    /// Looks `key` up in memory, then in the backend; a clip found in the backend is held in
+    /// memory for the next request.
+    pub async fn get(&self, key: &CacheKey) -> Result<Option<CachedAudio>, CacheError> {
+        let path = key.object_path();
+        let ttl_seconds = self.backend.ttl_seconds();
+        let now = now_unix();
+        let expired = |audio: &CachedAudio| is_expired(audio.created_unix, audio.expires_unix, ttl_seconds, now);
+        if let Some(audio) = self.memory.get(&path, expired) {
+            if self.backend.still_holds(&path) {
+                return Ok(Some(audio));
+            }
+            self.memory.remove(&path);
+        }
+        let found = self.backend.get(key).await?;
+        if let Some(audio) = &found {
+            self.memory.put(&path, audio);
+        }
+        Ok(found)
+    }
+
+    /// Stores complete audio in the backend, then holds it in memory.
+    pub async fn put(&self, key: &CacheKey, audio: &CachedAudio) -> Result<(), CacheError> {
+        self.backend.put(key, audio).await?;
+        self.memory.put(&key.object_path(), audio);
+        Ok(())
     }
 }
 

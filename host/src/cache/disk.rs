@@ -18,9 +18,7 @@ use bytes::Bytes;
 use super::entry::{self, CachedAudio, MAX_ENTRY_BYTES, MAX_HEADER_LEN};
 use super::{CacheError, CacheKey, CacheStats, PurgeReport, is_expired, now_unix};
 
-mod index;
-
-use index::LruIndex;
+use super::lru::LruIndex;
 
 /// Temporary files start with this, which no digest does.
 const TEMP_PREFIX: &str = ".tmp-";
@@ -100,6 +98,20 @@ impl DiskCache {
 
     pub fn ttl_seconds(&self) -> u64 {
         self.shared.ttl_seconds
+    }
+
+    /// Whether the entry's file is still there, for a copy held in memory. A file deleted by
+    /// another process leaves the index; a file still there counts as used.
+    pub fn still_holds(&self, relative: &str) -> bool {
+        // One `stat` of a recently read path: cheap enough for the async thread.
+        let present = fs::symlink_metadata(self.shared.root.join(relative)).is_ok_and(|metadata| metadata.is_file());
+        let mut index = self.shared.lock();
+        if present {
+            index.touch(relative);
+        } else {
+            index.remove(relative);
+        }
+        present
     }
 }
 

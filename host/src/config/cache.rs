@@ -21,6 +21,9 @@ pub struct CacheConfig {
     /// entries are evicted past it. The S3 backend ignores it: size a bucket with a
     /// lifecycle rule instead.
     pub max_bytes: u64,
+    /// Recently used clips held in memory in front of the backend, in bytes of audio; 0
+    /// turns the memory tier off. A clip over an eighth of this is not held.
+    pub memory_max_bytes: u64,
     /// How long an entry may be served after it was stored, in seconds. An entry stored
     /// under a longer TTL is still cut off at this one.
     pub ttl_seconds: u64,
@@ -43,6 +46,8 @@ impl Default for CacheConfig {
             dir: PathBuf::from("target/voxgate-cache/audio"),
             // 1 GiB fits about 10,000 clips of 30 s at 128 kbit/s mp3.
             max_bytes: 1024 * 1024 * 1024,
+            // 64 MiB holds about 1,300 clips of 50 KB, a few seconds of speech each.
+            memory_max_bytes: 64 * 1024 * 1024,
             // 30 days: long enough to absorb repeated prompts, short enough that a
             // provider's improved voices reach clients within a month.
             ttl_seconds: 30 * 24 * 3600,

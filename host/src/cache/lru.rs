@@ -1,4 +1,5 @@
-//! The disk backend's in-memory index: size and recency of every entry, for eviction.
+//! Size and recency of cache entries, for eviction: the disk backend's index of its files
+//! and the memory tier's order of held clips.
 
 use std::collections::{BTreeMap, HashMap};
 
