@@ -3,6 +3,8 @@
 //! - `upstream` is a benchmark-mode OpenAI speech API: `POST /v1/audio/speech` returns a
 //!   fixed MP3-framed clip, whole or in timed chunks, after checking the Bearer key. It does no
 //!   synthesis, so that the gateway and not the provider is what a benchmark measures.
+//! - `proxy` forwards requests to the upstream and nothing else, the floor under the
+//!   gateway's pass-through figures.
 //! - `ttfb` measures the time to the first audio byte of streamed responses.
 //! - `hold` opens many streamed responses at once and keeps them open, so that the driver can
 //!   read the server's memory while they run.
@@ -13,6 +15,7 @@
 mod client;
 mod hold;
 mod mp3;
+mod proxy;
 mod stats;
 mod ttfb;
 mod upstream;
@@ -33,6 +36,9 @@ struct Cli {
 enum Command {
     /// Serve `POST /v1/audio/speech` with a fixed clip; prints `listening on http://ADDR`.
     Upstream(upstream::Options),
+    /// Forward requests to an upstream and its answers back, and nothing else: the floor
+    /// for the gateway's pass-through figures.
+    Proxy(proxy::Options),
     /// Measure the time to first byte of streamed speech responses, one request at a time per
     /// connection.
     Ttfb(ttfb::Options),
@@ -44,6 +50,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Upstream(options) => runtime(options.threads)?.block_on(upstream::serve(options)),
+        Command::Proxy(options) => runtime(options.threads)?.block_on(proxy::serve(options)),
         // One worker thread is enough for the clients, and leaves the cores to the servers.
         Command::Ttfb(options) => runtime(1)?.block_on(ttfb::run(options)),
         Command::Hold(options) => runtime(1)?.block_on(hold::run(options)),
