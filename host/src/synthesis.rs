@@ -24,6 +24,7 @@ use crate::secrets::scrub;
 use crate::upstream::{UpstreamClient, UpstreamError, describe_error};
 use crate::delivery::Delivery;
 use crate::engine::PluginEngine;
+use crate::metrics::Metrics;
 
 /// The longest pause a `fetch-after` step gets, whatever the plugin requests.
 const MAX_FETCH_DELAY: Duration = Duration::from_secs(10);
@@ -109,6 +110,7 @@ pub async fn synthesize(
     plugin: Arc<LoadedPlugin>,
     request: SynthesisRequest,
     permits: Permits,
+    metrics: &Metrics,
 ) -> Result<Synthesized, SynthesisError> {
     let Permits { instance: slot, upstream: upstream_permit } = permits;
     let provider = plugin.id().to_string();
@@ -125,11 +127,10 @@ pub async fn synthesize(
     }
 
     let plugin_fault = |fault| SynthesisError::Plugin { provider: provider.clone(), fault };
-    let (mut instance, first) = call_plugin(engine, &plugin, move |instance, plugin| {
-        instance.synthesize(&request, &plugin.settings)
-    })
-    .await
-    .map_err(plugin_fault)?;
+    let started = std::time::Instant::now();
+    let mut instance = PluginInstance::new_async(engine, &plugin.limits, &plugin.pre).await.map_err(plugin_fault)?;
+    metrics.plugin_instantiation.get_or_create(&crate::metrics::provider(&provider)).observe(started.elapsed().as_secs_f64());
+    let first = instance.synthesize_async(&request, &plugin.settings, true).await.map_err(plugin_fault)?;
 
     let mut step = first.map_err(|error| provider_error(&plugin, error))?;
     for _ in 0..engine.limits.max_steps {
@@ -196,12 +197,7 @@ pub async fn synthesize(
             }
         };
 
-        let (next_instance, next) = call_plugin_with(&plugin, instance, move |instance, _| {
-            instance.resume(&response)
-        })
-        .await
-        .map_err(plugin_fault)?;
-        instance = next_instance;
+        let next = instance.resume_async(&response, true).await.map_err(plugin_fault)?;
         step = next.map_err(|error| provider_error(&plugin, error))?;
     }
 
@@ -214,54 +210,6 @@ pub async fn synthesize(
             ),
         },
     })
-}
-
-/// Creates an instance on a blocking thread and makes the first call in it.
-async fn call_plugin<T, F>(
-    engine: &PluginEngine,
-    plugin: &Arc<LoadedPlugin>,
-    call: F,
-) -> Result<(PluginInstance, T), PluginFault>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut PluginInstance, &LoadedPlugin) -> Result<T, PluginFault> + Send + 'static,
-{
-    let engine = engine.clone();
-    let plugin = plugin.clone();
-    run_blocking(move || {
-        let mut instance = PluginInstance::new(&engine, &plugin.limits, &plugin.pre)?;
-        let result = call(&mut instance, &plugin)?;
-        Ok((instance, result))
-    })
-    .await
-}
-
-/// Makes a further call in an existing instance on a blocking thread. Plugin calls may run
-/// for up to the call budget, which must not stall the async workers.
-async fn call_plugin_with<T, F>(
-    plugin: &Arc<LoadedPlugin>,
-    mut instance: PluginInstance,
-    call: F,
-) -> Result<(PluginInstance, T), PluginFault>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut PluginInstance, &LoadedPlugin) -> Result<T, PluginFault> + Send + 'static,
-{
-    let plugin = plugin.clone();
-    run_blocking(move || {
-        let result = call(&mut instance, &plugin)?;
-        Ok((instance, result))
-    })
-    .await
-}
-
-async fn run_blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, PluginFault> + Send + 'static,
-) -> Result<T, PluginFault> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(error) => Err(PluginFault { reason: format!("host task failed: {error}") }),
-    }
 }
 
 fn prepare(
@@ -398,7 +346,9 @@ impl AudioStream {
         format: AudioFormat,
     ) -> Result<Self, SynthesisError> {
         let idle_timeout = upstream.config().idle_timeout();
-        let mut head = BytesMut::new();
+        // The first frame usually holds the signature on its own and is kept as it is;
+        // smaller frames are joined until it does.
+        let mut head = Bytes::new();
         let mut finished = false;
         while head.len() < SIGNATURE_LEN {
             let limit = deadline.min(Instant::now() + idle_timeout);
@@ -425,7 +375,14 @@ impl AudioStream {
                 }
                 Ok(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        head.extend_from_slice(&data);
+                        head = if head.is_empty() {
+                            data
+                        } else {
+                            let mut joined = BytesMut::with_capacity(head.len() + data.len());
+                            joined.extend_from_slice(&head);
+                            joined.extend_from_slice(&data);
+                            joined.freeze()
+                        };
                     }
                 }
             }
@@ -440,7 +397,7 @@ impl AudioStream {
             return Err(SynthesisError::InvalidAudio { provider: provider.to_string(), reason });
         }
         Ok(Self {
-            head: Some(head.freeze()),
+            head: Some(head),
             body,
             host,
             deadline,

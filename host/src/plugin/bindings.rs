@@ -5,9 +5,12 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 mod generated {
+    // Exports are async so that a call can yield to tokio at every epoch tick instead of
+    // holding a worker thread; the contract imports no host functions of its own.
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "plugin",
+        exports: { default: async },
     });
 }
 
@@ -23,6 +26,11 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: RecordingLimits,
+    /// Epoch ticks the running call may still take before it is interrupted.
+    pub ticks_left: u64,
+    /// Whether the running call yields to its executor at each tick (an async call) or
+    /// keeps the thread (a blocking one).
+    pub yields: bool,
 }
 
 impl PluginState {
@@ -34,6 +42,8 @@ impl PluginState {
                 inner: StoreLimitsBuilder::new().memory_size(memory_limit_bytes).build(),
                 memory_denied: false,
             },
+            ticks_left: 0,
+            yields: false,
         }
     }
 

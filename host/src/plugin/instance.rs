@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use wasmtime::{Store, Trap};
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::PluginState;
 use super::bindings::wit::{
@@ -20,8 +24,13 @@ pub struct PluginFault {
     pub reason: String,
 }
 
-/// A fresh store and instance. Calls are synchronous and may run for up to the engine's call
-/// budget, so async callers run them on a blocking thread.
+/// A fresh store and instance.
+///
+/// Calls come in two forms. The async ones (`*_async`) run on the caller's tokio task and
+/// yield at every epoch tick ([`crate::engine::EPOCH_TICK`]), so a slow plugin shares the
+/// worker threads instead of holding one; the request path uses these. The blocking ones
+/// run to completion on the calling thread, for plugin loading and the conformance kit.
+/// Either way a call is interrupted once it has run for its budget of ticks.
 pub struct PluginInstance {
     store: Store<PluginState>,
     plugin: Plugin,
@@ -31,14 +40,31 @@ pub struct PluginInstance {
 }
 
 impl PluginInstance {
+    /// Creates a store and instantiates the plugin in it, yielding like a call does.
+    pub async fn new_async(engine: &PluginEngine, limits: &PluginLimits, pre: &PluginPre<PluginState>) -> Result<Self, PluginFault> {
+        Self::create(engine, limits, pre, true).await
+    }
+
+    /// [`PluginInstance::new_async`] on the calling thread.
     pub fn new(engine: &PluginEngine, limits: &PluginLimits, pre: &PluginPre<PluginState>) -> Result<Self, PluginFault> {
+        block_on(Self::create(engine, limits, pre, false))
+    }
+
+    async fn create(engine: &PluginEngine, limits: &PluginLimits, pre: &PluginPre<PluginState>, yields: bool) -> Result<Self, PluginFault> {
         let deadline_ticks = deadline_ticks(limits.call_timeout());
         let mut store = Store::new(&engine.engine, PluginState::new(limits.memory_limit_bytes()));
         store.limiter(|state| state.limiter());
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(deadline_ticks);
+        store.epoch_deadline_callback(|mut context| {
+            let state = context.data_mut();
+            if state.ticks_left == 0 {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            state.ticks_left -= 1;
+            Ok(if state.yields { UpdateDeadline::Yield(1) } else { UpdateDeadline::Continue(1) })
+        });
+        start_call(&mut store, deadline_ticks, yields);
 
-        let plugin = pre.instantiate(&mut store).map_err(|error| PluginFault {
+        let plugin = pre.instantiate_async(&mut store).await.map_err(|error| PluginFault {
             reason: format!("instantiation failed: {error:#}"),
         })?;
         Ok(Self {
@@ -50,35 +76,54 @@ impl PluginInstance {
         })
     }
 
-    pub fn describe(
+    pub async fn describe_async(
         &mut self,
         settings: &[Setting],
+        yields: bool,
     ) -> Result<Result<ProviderInfo, SettingsError>, PluginFault> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        let result = self.plugin.voxgate_provider_provider().call_describe(&mut self.store, settings);
+        start_call(&mut self.store, self.deadline_ticks, yields);
+        let result = self.plugin.voxgate_provider_provider().call_describe(&mut self.store, settings).await;
         result.map_err(|error| self.fault(error))
     }
 
+    pub async fn synthesize_async(
+        &mut self,
+        request: &SynthesisRequest,
+        settings: &[Setting],
+        yields: bool,
+    ) -> Result<Result<Step, ProviderError>, PluginFault> {
+        start_call(&mut self.store, self.deadline_ticks, yields);
+        let result = self.plugin.voxgate_provider_provider().call_synthesize(&mut self.store, request, settings).await;
+        result.map_err(|error| self.fault(error))
+    }
+
+    pub async fn resume_async(
+        &mut self,
+        response: &HttpResponse,
+        yields: bool,
+    ) -> Result<Result<Step, ProviderError>, PluginFault> {
+        start_call(&mut self.store, self.deadline_ticks, yields);
+        let result = self.plugin.voxgate_provider_provider().call_resume(&mut self.store, response).await;
+        result.map_err(|error| self.fault(error))
+    }
+
+    /// `describe` on the calling thread.
+    pub fn describe(&mut self, settings: &[Setting]) -> Result<Result<ProviderInfo, SettingsError>, PluginFault> {
+        block_on(self.describe_async(settings, false))
+    }
+
+    /// `synthesize` on the calling thread.
     pub fn synthesize(
         &mut self,
         request: &SynthesisRequest,
         settings: &[Setting],
     ) -> Result<Result<Step, ProviderError>, PluginFault> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        let result = self
-            .plugin
-            .voxgate_provider_provider()
-            .call_synthesize(&mut self.store, request, settings);
-        result.map_err(|error| self.fault(error))
+        block_on(self.synthesize_async(request, settings, false))
     }
 
-    pub fn resume(
-        &mut self,
-        response: &HttpResponse,
-    ) -> Result<Result<Step, ProviderError>, PluginFault> {
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        let result = self.plugin.voxgate_provider_provider().call_resume(&mut self.store, response);
-        result.map_err(|error| self.fault(error))
+    /// `resume` on the calling thread.
+    pub fn resume(&mut self, response: &HttpResponse) -> Result<Result<Step, ProviderError>, PluginFault> {
+        block_on(self.resume_async(response, false))
     }
 
     /// Explains a failed call in the operator's terms.
@@ -103,5 +148,35 @@ impl PluginInstance {
             }
         };
         PluginFault { reason }
+    }
+}
+
+/// Arms the call budget: the epoch callback counts `deadline_ticks` ticks down, one per
+/// tick, and interrupts the call at zero.
+fn start_call(store: &mut Store<PluginState>, deadline_ticks: u64, yields: bool) {
+    let state = store.data_mut();
+    state.ticks_left = deadline_ticks;
+    state.yields = yields;
+    store.set_epoch_deadline(1);
+}
+
+/// Runs a plugin call's future on the calling thread. The host functions a plugin may
+/// import are synchronous and a blocking call never yields, so the future is ready after
+/// its first poll; parking covers any other case.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
     }
 }

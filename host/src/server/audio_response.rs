@@ -90,7 +90,7 @@ pub fn audio_response(
 
     let response = match body {
         AudioBody::Complete(bytes) => {
-            tracing::info!(bytes = bytes.len(), "audio complete");
+            tracing::debug!(bytes = bytes.len(), "audio complete");
             if let Some(delivery) = delivery {
                 sink.finish(delivery, Some(bytes.clone()));
             }
@@ -120,7 +120,7 @@ pub fn audio_response(
                 request_id: request_id.to_string(),
                 span: tracing::Span::current(),
                 done: false,
-                tee: Some(BytesMut::new()),
+                tee: Some(Tee::default()),
                 delivery: delivery.map(|delivery| (sink.clone(), delivery)),
             };
             builder.extension(Streaming).body(UnsyncBoxBody::new(body))
@@ -155,9 +155,35 @@ struct LoggedStream {
     request_id: String,
     span: tracing::Span,
     done: bool,
-    /// A copy of the audio for the cache and usage, dropped past `MAX_TEE_BYTES`.
-    tee: Option<BytesMut>,
+    /// The audio's chunks for the cache and usage, dropped past `MAX_TEE_BYTES`.
+    tee: Option<Tee>,
     delivery: Option<(Arc<DeliverySink>, Delivery)>,
+}
+
+/// The chunks of a stream, kept by reference (a `Bytes` clone shares the buffer), and
+/// joined once when the stream has ended.
+#[derive(Default)]
+struct Tee {
+    chunks: Vec<Bytes>,
+    bytes: usize,
+}
+
+impl Tee {
+    fn keep(&mut self, chunk: Bytes) {
+        self.bytes += chunk.len();
+        self.chunks.push(chunk);
+    }
+
+    fn into_clip(mut self) -> Bytes {
+        if self.chunks.len() == 1 {
+            return self.chunks.pop().unwrap_or_default();
+        }
+        let mut clip = BytesMut::with_capacity(self.bytes);
+        for chunk in &self.chunks {
+            clip.extend_from_slice(chunk);
+        }
+        clip.freeze()
+    }
 }
 
 impl LoggedStream {
@@ -167,7 +193,7 @@ impl LoggedStream {
             return;
         };
         let audio = match (completed, self.tee.take()) {
-            (true, Some(tee)) => Some(tee.freeze()),
+            (true, Some(tee)) => Some(tee.into_clip()),
             (true, None) => {
                 // Too long to keep: count it, but neither cache nor time it.
                 delivery.cache_key = None;
@@ -190,10 +216,10 @@ impl http_body::Body for LoggedStream {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.bytes += chunk.len() as u64;
                 if let Some(tee) = &mut this.tee {
-                    if tee.len() + chunk.len() > MAX_TEE_BYTES {
+                    if tee.bytes + chunk.len() > MAX_TEE_BYTES {
                         this.tee = None;
                     } else {
-                        tee.extend_from_slice(&chunk);
+                        tee.keep(chunk.clone());
                     }
                 }
                 Poll::Ready(Some(Ok(Frame::data(this.framing.frame(chunk)))))

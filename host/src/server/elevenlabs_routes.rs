@@ -107,7 +107,7 @@ async fn timestamps_response(gateway: &Gateway, mut synthesized: Synthesized) ->
             }
         },
     };
-    tracing::info!(bytes = audio.len(), "audio complete");
+    tracing::debug!(bytes = audio.len(), "audio complete");
     if let Some(delivery) = delivery {
         gateway.sink().finish(delivery, Some(audio.clone()));
     }
