@@ -26,10 +26,10 @@ pub struct PluginFault {
 
 /// A fresh store and instance.
 ///
-/// Calls come in two forms. The async ones (`*_async`) run on the caller's tokio task and
-/// yield at every epoch tick ([`crate::engine::EPOCH_TICK`]), so a slow plugin shares the
-/// worker threads instead of holding one; the request path uses these. The blocking ones
-/// run to completion on the calling thread, for plugin loading and the conformance kit.
+/// Calls come in two forms. The async ones (`*_async`), which the request path uses, run on
+/// the caller's tokio task and yield at every epoch tick ([`crate::engine::EPOCH_TICK`]).
+/// A slow plugin so shares the worker threads instead of holding one. The blocking ones run
+/// to completion on the calling thread, for plugin loading and the conformance kit.
 /// Either way a call is interrupted once it has run for its budget of ticks.
 pub struct PluginInstance {
     store: Store<PluginState>,
@@ -160,9 +160,10 @@ fn start_call(store: &mut Store<PluginState>, deadline_ticks: u64, yields: bool)
     store.set_epoch_deadline(1);
 }
 
-/// Runs a plugin call's future on the calling thread. The host functions a plugin may
-/// import are synchronous and a blocking call never yields, so the future is ready after
-/// its first poll; parking covers any other case.
+/// Runs a plugin call's future on the calling thread. A blocking call never yields at an
+/// epoch tick, and the WASI functions a plugin may import have nothing to wait for in its
+/// empty context, so the future is usually ready after its first poll. Parking covers any
+/// other case.
 fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {

@@ -67,10 +67,12 @@ pub struct LoadReport {
     pub disabled: Vec<String>,
 }
 
-/// Builds the linker every plugin is instantiated with: WASI with an empty context.
+/// Builds the linker every plugin is instantiated with: WASI with an empty context. The
+/// async form, because plugin calls run on tokio's worker threads, where the synchronous
+/// WASI functions (a panic message written to stderr, say) would try to start a runtime.
 pub fn plugin_linker(engine: &PluginEngine) -> anyhow::Result<Linker<PluginState>> {
     let mut linker = Linker::new(&engine.engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Ok(linker)
 }
 
