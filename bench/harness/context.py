@@ -142,6 +142,11 @@ class Bench:
         ]
         return self.servers.start(name, command, self.workdir)
 
+    def start_proxy(self, upstream):
+        """Start `voxgate-bench proxy` in front of `upstream`, with the upstream's key."""
+        command = [self.bench_bin, "proxy", "--upstream", upstream.url, "--api-key", self.keys.upstream]
+        return self.servers.start("proxy", command, self.workdir)
+
     def upstream_stats(self, upstream):
         status, text = get_text(upstream.url, "/bench/stats")
         if status != 200:

@@ -60,11 +60,38 @@ def cpu_per_request(cpu_seconds, requests):
     return round(cpu_seconds / requests * 1e6, 1) if requests else None
 
 
+def floor_run(bench, proxy, connections, script):
+    """Measure the bare proxy (`voxgate-bench proxy`) at `connections`: the two HTTP exchanges
+    of a pass-through and nothing else, the floor under the gateway's figures."""
+    url = proxy.url + SPEECH_PATH
+    if bench.options.warmup_s:
+        wrk.run(url, script, connections, bench.options.warmup_s)
+    load_before = load_average()
+    run = wrk.run(url, script, connections, bench.options.duration_s)
+    run["load_average"] = load_before
+    return run
+
+
 def pass_through(bench, gateway):
-    """Measure a 50 KB clip through a gateway with the cache off, at each connection count."""
+    """Measure a 50 KB clip through a gateway with the cache off, at each connection count,
+    and through the bare proxy for the floor."""
     upstream = bench.upstream(bench.clip_profile())
     scripts = wrk_scripts(bench)
-    runs = [run_pair(bench, upstream, gateway, connections, scripts) for connections in bench.options.connections]
+    proxy = bench.start_proxy(upstream)
+    runs = []
+    try:
+        for connections in bench.options.connections:
+            run = run_pair(bench, upstream, gateway, connections, scripts)
+            floor = floor_run(bench, proxy, connections, scripts[1])
+            direct_rps = run["direct"]["requests_per_second"]
+            run["proxy"] = floor
+            run["proxy_throughput_ratio"] = round(floor["requests_per_second"] / direct_rps, 3) if direct_rps else None
+            run["gateway_to_proxy_ratio"] = (
+                round(run["gateway"]["requests_per_second"] / floor["requests_per_second"], 3) if floor["requests_per_second"] else None
+            )
+            runs.append(run)
+    finally:
+        bench.servers.stop(proxy)
     return {
         "body_bytes": bench.options.body_bytes,
         "duration_s": bench.options.duration_s,

@@ -87,7 +87,7 @@ def evaluate(scenarios):
         ratio = run["throughput_ratio"]
         targets.append(_target(
             "pass-through throughput at 16 connections", ">= 0.35x direct",
-            f"{ratio:.2f}x ({run['gateway']['requests_per_second']:.0f} vs {run['direct']['requests_per_second']:.0f} req/s)",
+            f"{ratio:.2f}x ({run['gateway']['requests_per_second']:.0f} vs {run['direct']['requests_per_second']:.0f} req/s){_floor_text(run)}",
             ratio >= 0.35, run["gateway"]["load_average"]))
 
     run = _pass_through_run(scenarios, 1)
@@ -155,8 +155,18 @@ def write_json(path, result):
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
+def _floor_text(run):
+    """The bare proxy's figures beside a pass-through run, when the run measured them."""
+    if not run.get("proxy"):
+        return ""
+    return f"; bare proxy {run['proxy']['requests_per_second']:.0f} req/s, {run['proxy_throughput_ratio']:.2f}x direct"
+
+
 def _rps(run):
-    return f"{run['gateway']['requests_per_second']:.0f} ({run['throughput_ratio']:.2f}x)" if run else "-"
+    if not run:
+        return "-"
+    floor = f" [proxy {run['proxy_throughput_ratio']:.2f}x]" if run.get("proxy") else ""
+    return f"{run['gateway']['requests_per_second']:.0f} ({run['throughput_ratio']:.2f}x){floor}"
 
 
 def markdown_row(result):
