@@ -1,7 +1,7 @@
 //! The floor under the gateway's pass-through figures: a reverse proxy that does only the two
 //! HTTP exchanges a gateway cannot avoid. It reads the client's request, sends it to the
 //! upstream over a pooled keep-alive connection with the upstream's key in place of the
-//! client's, and streams the answer back. No authentication, parsing, plugin, cache or
+//! client's, and streams the response back. No authentication, parsing, plugin, cache or
 //! accounting: what voxgate adds over this proxy is what its own code costs.
 
 use std::convert::Infallible;

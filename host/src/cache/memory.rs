@@ -3,10 +3,10 @@
 //! A hit served from memory skips the backend's read and checksum, which for a clip of a
 //! few dozen kilobytes costs more than the rest of the request. Entries are immutable (the
 //! key is a digest of everything that shaped the audio), so the tier only has to notice
-//! that an entry went away: the disk backend checks that the file still exists before a
-//! held clip is served, and a clip from S3 is served from memory for at most
-//! [`S3_TRUST`], after which the bucket is asked again, so a purge by another instance
-//! takes effect within that time.
+//! that an entry went away. The disk backend checks that the file still exists before a
+//! clip from memory is served. A clip from S3 is served from memory for at most
+//! [`S3_TRUST`] and then read from the bucket again, so a purge by another instance takes
+//! effect within that time.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -29,12 +29,12 @@ pub(crate) struct MemoryTier {
 #[derive(Default)]
 struct State {
     order: LruIndex,
-    clips: HashMap<String, Held>,
+    clips: HashMap<String, StoredClip>,
 }
 
-struct Held {
+struct StoredClip {
     audio: CachedAudio,
-    since: Instant,
+    stored_at: Instant,
 }
 
 impl MemoryTier {
@@ -47,17 +47,17 @@ impl MemoryTier {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The clip held under `path`, unless it is missing, expired (by `expired`) or held
-    /// for longer than the tier trusts it; an expired or distrusted clip is dropped.
+    /// Returns the clip stored under `path`. A clip that `expired` rejects, or that was stored
+    /// longer ago than the trust window, is dropped and `None` is returned.
     pub fn get(&self, path: &str, expired: impl Fn(&CachedAudio) -> bool) -> Option<CachedAudio> {
         let mut state = self.lock();
-        let held = state.clips.get(path)?;
-        let stale = self.trust.is_some_and(|trust| held.since.elapsed() > trust);
-        if stale || expired(&held.audio) {
+        let stored = state.clips.get(path)?;
+        let stale = self.trust.is_some_and(|trust| stored.stored_at.elapsed() > trust);
+        if stale || expired(&stored.audio) {
             state.remove(path);
             return None;
         }
-        let audio = held.audio.clone();
+        let audio = stored.audio.clone();
         state.order.touch(path);
         Some(audio)
     }
@@ -71,7 +71,7 @@ impl MemoryTier {
         }
         let mut state = self.lock();
         state.order.insert(path, bytes, audio.created_unix);
-        state.clips.insert(path.to_string(), Held { audio: audio.clone(), since: Instant::now() });
+        state.clips.insert(path.to_string(), StoredClip { audio: audio.clone(), stored_at: Instant::now() });
         for (evicted, _) in state.order.evict_to(self.max_bytes) {
             state.clips.remove(&evicted);
         }
@@ -105,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn evicts_least_recently_used_past_the_cap() {
+    fn evicts_least_recently_used() {
         let tier = MemoryTier::new(800, None);
         tier.put("a", &clip(100));
         tier.put("b", &clip(100));
@@ -121,7 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_a_clip_over_an_eighth_of_the_cap() {
+    fn skips_oversized_clip() {
         let tier = MemoryTier::new(800, None);
         tier.put("big", &clip(101));
         assert!(tier.get("big", |_| false).is_none());
@@ -129,7 +129,7 @@ mod tests {
     }
 
     #[test]
-    fn expired_and_distrusted_clips_are_dropped() {
+    fn drops_expired_and_stale_clips() {
         let tier = MemoryTier::new(8_000, None);
         tier.put("a", &clip(10));
         assert!(tier.get("a", |audio| audio.expires_unix <= 1_100).is_none());
@@ -142,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_cap_holds_nothing() {
+    fn zero_cap_stores_nothing() {
         let tier = MemoryTier::new(0, None);
         tier.put("a", &clip(1));
         assert!(tier.get("a", |_| false).is_none());

@@ -1,11 +1,10 @@
 //! Usage records written in batches by one background task.
 //!
 //! A finished response hands its record to the [`UsageWriter`] and returns at once. The
-//! writer task collects records for up to [`LINGER`] after the first one of a batch, then
-//! adds them in one transaction (embedded) or one pipeline (Redis), so the cost of a write,
-//! an fsync or a round trip, is paid a few times a second instead of once per response. A
-//! crash loses at most that window of usage. A flush (a usage query, a shutdown) writes at
-//! once.
+//! writer task collects records for up to [`LINGER`] after the first one of a batch. It then
+//! adds them in one transaction (embedded) or one pipeline (Redis), so an fsync or a round
+//! trip is paid a few times a second instead of once per response. A crash loses at most
+//! that window of usage. A flush (a usage query, a shutdown) writes at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +16,14 @@ use super::{UsageRecord, UsageStore, merge_records};
 
 /// Records that may wait for the writer before a response's accounting has to wait too.
 const QUEUE_CAPACITY: usize = 16_384;
-/// The most records read for one write.
+/// Maximum records read for one write.
 const MAX_BATCH: usize = 4_096;
 /// How long a batch waits for more records after its first one.
 const LINGER: Duration = Duration::from_millis(200);
 
 enum Command {
     Record(UsageRecord),
-    /// Answered once every record queued before it has been written (or has failed to be).
+    /// Completed once every record queued before it has been written (or has failed to be).
     Flush(oneshot::Sender<()>),
 }
 
@@ -63,7 +62,7 @@ impl UsageWriter {
     }
 
     /// Waits until the records submitted so far have been written, so that a usage query
-    /// or a shutdown sees them.
+    /// or a shutdown includes them.
     pub async fn flush(&self) {
         let (done, finished) = oneshot::channel();
         if self.sender.send(Command::Flush(done)).await.is_ok() {
