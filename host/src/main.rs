@@ -19,6 +19,7 @@ mod secrets;
 mod server;
 mod speech;
 mod synthesis;
+mod text;
 mod upstream;
 mod usage;
 
@@ -28,12 +29,6 @@ mod test_servers;
 mod instantiation_bench;
 
 use std::path::{Path, PathBuf};
-
-/// mimalloc instead of the system allocator: glibc's per-thread arenas contended under
-/// load (lock waits and wakeups in the profile) and malloc and free took about 8 % of the
-/// gateway's CPU in a pass-through run.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};

@@ -172,11 +172,7 @@ pub fn validate(
 
 /// Client text quoted in an error message: bounded and without control characters.
 pub fn quote(text: &str) -> String {
-    let mut quoted: String = text.chars().filter(|c| !c.is_control()).take(100).collect();
-    if text.chars().count() > 100 {
-        quoted.push('…');
-    }
-    quoted
+    crate::text::excerpt(text, 100)
 }
 
 pub fn join_or_none(items: impl Iterator<Item = impl AsRef<str>>) -> String {

@@ -272,12 +272,7 @@ fn provider_error(plugin: &LoadedPlugin, error: ProviderError) -> SynthesisError
 const MAX_ERROR_MESSAGE_CHARS: usize = 1_000;
 
 fn bounded(text: String) -> String {
-    if text.chars().count() <= MAX_ERROR_MESSAGE_CHARS {
-        return text;
-    }
-    let mut cut: String = text.chars().take(MAX_ERROR_MESSAGE_CHARS).collect();
-    cut.push('…');
-    cut
+    crate::text::excerpt(&text, MAX_ERROR_MESSAGE_CHARS)
 }
 
 /// A plugin must produce the container the caller asked for: the host does not transcode.

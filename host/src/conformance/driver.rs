@@ -15,6 +15,7 @@ use crate::plugin::wit::{
     SynthesisRequest,
 };
 use crate::plugin::{LoadedPlugin, PluginInstance};
+pub use crate::text::excerpt;
 
 use super::case::{CaseFile, OutcomeKind};
 use super::{playback, policy};
@@ -321,12 +322,3 @@ pub fn error_kind(error: &ProviderError) -> &'static str {
     }
 }
 
-/// Plugin output is untrusted: keep at most `max_chars` characters, without control
-/// characters.
-pub fn excerpt(text: &str, max_chars: usize) -> String {
-    let mut kept: String = text.chars().filter(|c| !c.is_control()).take(max_chars).collect();
-    if text.chars().filter(|c| !c.is_control()).count() > max_chars {
-        kept.push('…');
-    }
-    kept
-}

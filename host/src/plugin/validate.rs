@@ -90,11 +90,7 @@ fn is_plugin_id(id: &str) -> bool {
 
 /// Plugin output is untrusted: quote at most 80 characters of it in a message.
 fn truncate(text: &str) -> String {
-    let mut quoted: String = text.chars().take(80).filter(|c| !c.is_control()).collect();
-    if text.chars().count() > 80 {
-        quoted.push('…');
-    }
-    quoted
+    crate::text::excerpt(text, 80)
 }
 
 #[cfg(test)]
