@@ -125,6 +125,9 @@ def test_unknown_voice_is_404(client, upstream):
         b"".join(client.text_to_speech.convert(voice_id="nobody", text="x", request_options=NO_RETRIES))
     assert raised.value.status_code == 404
     assert raised.value.body["detail"]["status"] == "voice_not_found"
+    message = raised.value.body["detail"]["message"]
+    assert "any loaded provider" in message, "no single provider is blamed when no model narrows them"
+    assert "openai" in message and "test-tone" in message
     assert upstream.speech_requests() == []
 
 

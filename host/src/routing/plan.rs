@@ -82,6 +82,18 @@ pub fn resolve(
     };
     let offers_voice =
         |plugin: &LoadedPlugin| voice_name.as_deref().is_none_or(|voice| offers_voice(plugin, voice));
+    if model.is_none()
+        && let Some(voice) = voice_name.as_deref()
+        && !candidates.iter().any(|plugin| offers_voice(plugin))
+    {
+        // Without a model nothing narrows the providers, so blaming one of them would mislead.
+        let providers = join_or_none(candidates.iter().map(|plugin| plugin.id().to_string()));
+        return Err(InvalidRequest::new(
+            Some("voice"),
+            "voice_not_found",
+            format!("voice `{}` is not offered by any loaded provider ({providers}); GET /v1/voices lists the voices", quote(voice)),
+        ));
+    }
     let plugin = candidates
         .iter()
         .find(|plugin| offers_voice(plugin) && is_configured(plugin))
