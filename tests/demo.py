@@ -6,6 +6,7 @@ by the local emulator, not OpenAI's.
 
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,17 +58,34 @@ The voice comes from espeak-ng inside the local emulator, not from OpenAI.
 
 Press Ctrl-C to stop.""", flush=True)
 
-    def stop(*_):
-        for process in (gateway, emulator):
-            process.terminate()
-        for process in (gateway, emulator):
-            process.wait(timeout=10)
-        sys.exit(0)
+    def interrupt(*_):
+        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    gateway.wait()
-    stop()
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        gateway.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # A terminal sends Ctrl-C to the children too; a second signal must not cut the
+        # cleanup short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_all((gateway, emulator))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def stop_all(processes) -> None:
+    """Ask each process to stop, and kill the ones still running after 10 seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 if __name__ == "__main__":

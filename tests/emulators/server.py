@@ -525,8 +525,14 @@ def run_emulator(handler_class, arguments):
     )
 
     stop_requested = threading.Event()
+    stopping = []
 
     def request_stop(signum, frame):
+        # A second signal can arrive while the first handler is inside Event.set(), which
+        # holds a lock that is not reentrant: only the first signal sets the event.
+        if stopping:
+            return
+        stopping.append(signum)
         stop_requested.set()
 
     signal.signal(signal.SIGTERM, request_stop)
