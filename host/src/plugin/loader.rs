@@ -121,6 +121,7 @@ pub fn load_dir(engine: &PluginEngine, config: &Config) -> anyhow::Result<LoadRe
             );
         }
     }
+    crate::engine::release_free_memory();
     Ok(report)
 }
 
