@@ -108,15 +108,20 @@ def wait_for_cache_files(gateway, count):
     return cache_files(gateway)
 
 
-def test_corrupt_entry_regenerated(start_gateway, openai_plugin, upstream):
-    # Without the memory tier, so the hit reads the damaged file.
-    gateway = start_gateway([openai_plugin], cached_settings(cache={"enabled": True, "memory_max_bytes": 0}))
-    first = gateway.speech(speech_body(input="Corrupt me."))
+def damage_the_only_entry(gateway):
+    """Flip a byte of the audio in the one stored entry, once it has been written."""
     files = wait_for_cache_files(gateway, 1)
     assert len(files) == 1, files
     data = bytearray(files[0].read_bytes())
     data[-10] ^= 0xFF
     files[0].write_bytes(bytes(data))
+
+
+def test_corrupt_entry_regenerated(start_gateway, openai_plugin, upstream):
+    # Without the memory tier, so the hit reads the damaged file.
+    gateway = start_gateway([openai_plugin], cached_settings(cache={"enabled": True, "memory_max_bytes": 0}))
+    first = gateway.speech(speech_body(input="Corrupt me."))
+    damage_the_only_entry(gateway)
 
     second = gateway.speech(speech_body(input="Corrupt me."))
     assert second.headers["x-cache"] == "MISS", "a corrupt entry must never be served"
@@ -126,11 +131,7 @@ def test_corrupt_entry_regenerated(start_gateway, openai_plugin, upstream):
 
 def test_memory_tier_serves_the_checked_copy(gateway, upstream):
     first = gateway.speech(speech_body(input="Held in memory."))
-    files = wait_for_cache_files(gateway, 1)
-    assert len(files) == 1, files
-    data = bytearray(files[0].read_bytes())
-    data[-10] ^= 0xFF
-    files[0].write_bytes(bytes(data))
+    damage_the_only_entry(gateway)
 
     second = gateway.speech(speech_body(input="Held in memory."))
 
