@@ -246,6 +246,17 @@ def test_unknown_route_error(gateway):
     assert response.headers.get("x-request-id"), f"the 404 has no x-request-id: {response.headers}"
 
 
+@pytest.mark.parametrize(
+    "method, path, allow",
+    [("GET", "/v1/audio/speech", "POST"), ("DELETE", "/v1/models", "GET"), ("POST", "/healthz", "GET"), ("GET", "/v1/text-to-speech/alloy", "POST")],
+)
+def test_wrong_method_names_allowed_one(gateway, method, path, allow):
+    response = rawhttp.request(gateway.url, method, path)
+
+    assert response.status == 405, response.describe()
+    assert response.headers.get("allow") == allow, f"a 405 must say which method the path takes: {response.headers}"
+
+
 def test_healthz_ok(gateway):
     response = rawhttp.request(gateway.url, "GET", "/healthz")
 

@@ -158,7 +158,7 @@ async fn route(
 
     if path == "/healthz" {
         if method != Method::GET {
-            return method_not_allowed(api, &method, &path);
+            return method_not_allowed(api, &method, &path, Method::GET);
         }
         let set = gateway.plugins();
         return json_response(StatusCode::OK, json!({ "status": "ok", "providers": set.plugins.len() }));
@@ -170,7 +170,7 @@ async fn route(
             return error_response(Api::OpenAi, &ApiError::from(&error));
         }
         if method != Method::GET {
-            return method_not_allowed(Api::OpenAi, &method, &path);
+            return method_not_allowed(Api::OpenAi, &method, &path, Method::GET);
         }
         if path == "/metrics" {
             return Response::builder()
@@ -201,7 +201,7 @@ async fn route(
 
     if let Some(rest) = path.strip_prefix("/v1/text-to-speech/") {
         if method != Method::POST {
-            return method_not_allowed(Api::ElevenLabs, &method, &path);
+            return method_not_allowed(Api::ElevenLabs, &method, &path, Method::POST);
         }
         return elevenlabs_routes::speech(gateway, &client, request, rest, max_request_bytes, request_id, started).await;
     }
@@ -220,8 +220,9 @@ async fn route(
         (&Method::GET, "/v1/voices") => elevenlabs_routes::voices(gateway),
         (&Method::GET, "/v2/voices") => elevenlabs_routes::voices_page(gateway),
         (&Method::GET, "/v1/providers") => openai_routes::providers(gateway),
-        (_, "/v1/audio/speech" | "/v1/models" | "/v1/providers") => method_not_allowed(Api::OpenAi, &method, &path),
-        (_, "/v1/voices" | "/v2/voices") => method_not_allowed(Api::ElevenLabs, &method, &path),
+        (_, "/v1/audio/speech") => method_not_allowed(Api::OpenAi, &method, &path, Method::POST),
+        (_, "/v1/models" | "/v1/providers") => method_not_allowed(Api::OpenAi, &method, &path, Method::GET),
+        (_, "/v1/voices" | "/v2/voices") => method_not_allowed(Api::ElevenLabs, &method, &path, Method::GET),
         _ => error_response(
             Api::OpenAi,
             &ApiError::new(404, Blame::Client, "not_found", format!("no route for {method} {}", quote(&path))),
@@ -276,14 +277,19 @@ fn wants_openai_shape(request: &Request<Incoming>) -> bool {
     headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("xi-api-key")
 }
 
-fn method_not_allowed(api: Api, method: &Method, path: &str) -> Response<Body> {
+/// A 405 with the `Allow` header that HTTP requires, naming the one method the path takes.
+fn method_not_allowed(api: Api, method: &Method, path: &str, allow: Method) -> Response<Body> {
     let error = ApiError::new(
         405,
         Blame::Client,
         "method_not_allowed",
-        format!("method {method} is not allowed on {}", quote(path)),
+        format!("method {method} is not allowed on {}; use {allow}", quote(path)),
     );
-    error_response(api, &error)
+    let mut response = error_response(api, &error);
+    if let Ok(value) = HeaderValue::from_str(allow.as_str()) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 /// Reads a request body, rejecting one over the cap before reading it where the client
