@@ -75,6 +75,16 @@ def test_say_unknown_voice_fails(voxgate_bin, tmp_path, plugin_dir):
     assert not (tmp_path / "x.wav").exists()
 
 
+def test_say_unknown_provider_is_named(voxgate_bin, tmp_path, plugin_dir):
+    config = write_config(tmp_path, plugin_dir)
+    result = run_voxgate(voxgate_bin, config, "say", "Hi", "--provider", "nosuch", "-o", str(tmp_path / "x.wav"))
+    stderr = result.stderr.decode()
+    assert result.returncode != 0
+    assert "provider `nosuch` is not loaded" in stderr, stderr
+    assert "test-tone" in stderr, "the message lists the providers that are loaded"
+    assert not (tmp_path / "x.wav").exists()
+
+
 def test_plugins_lists_loaded_and_rejected(voxgate_bin, tmp_path, plugin_dir):
     config = write_config(tmp_path, plugin_dir)
     result = run_voxgate(voxgate_bin, config, "plugins")

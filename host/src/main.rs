@@ -180,8 +180,8 @@ fn main() -> anyhow::Result<()> {
             if let Some(dir) = plugin_dir {
                 config.plugins.dir = dir;
             }
-            let request = say_request(text, provider, model, voice, format.as_deref(), speed, &output)?;
-            runtime.block_on(say(&config, request, &output))
+            let request = say_request(text, provider.clone(), model, voice, format.as_deref(), speed, &output)?;
+            runtime.block_on(say(&config, request, provider.as_deref(), &output))
         }
         Command::Plugins { action: Some(PluginsAction::Reload { url, admin_key_env }), .. } => {
             let admin_key = std::env::var(&admin_key_env).ok();
@@ -273,8 +273,19 @@ fn say_request(
     })
 }
 
-async fn say(config: &Config, request: SpeechRequest, output: &Path) -> anyhow::Result<()> {
+async fn say(config: &Config, request: SpeechRequest, provider: Option<&str>, output: &Path) -> anyhow::Result<()> {
     let gateway = Gateway::start(config)?;
+    if let Some(provider) = provider {
+        let set = gateway.plugins();
+        if !set.plugins.contains_key(provider) {
+            let loaded: Vec<&str> = set.plugins.keys().map(String::as_str).collect();
+            bail!(
+                "provider `{provider}` is not loaded from {}; loaded providers: {}",
+                config.plugins.dir.display(),
+                if loaded.is_empty() { "none".to_string() } else { loaded.join(", ") }
+            );
+        }
+    }
     let synthesized = gateway.speak(request, &auth::Client::Open).await.map_err(|error| anyhow::anyhow!("{error}"))?;
     let audio = match synthesized.body {
         AudioBody::Complete(bytes) => bytes,
