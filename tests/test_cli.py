@@ -77,11 +77,13 @@ def test_say_unknown_voice_fails(voxgate_bin, tmp_path, plugin_dir):
 
 def test_say_unknown_provider_is_named(voxgate_bin, tmp_path, plugin_dir):
     config = write_config(tmp_path, plugin_dir)
-    result = run_voxgate(voxgate_bin, config, "say", "Hi", "--provider", "nosuch", "-o", str(tmp_path / "x.wav"))
+    # A user error prints its message, never a backtrace, even with RUST_BACKTRACE set.
+    result = run_voxgate(voxgate_bin, config, "say", "Hi", "--provider", "nosuch", "-o", str(tmp_path / "x.wav"), env={"RUST_BACKTRACE": "1"})
     stderr = result.stderr.decode()
     assert result.returncode != 0
     assert "provider `nosuch` is not loaded" in stderr, stderr
     assert "test-tone" in stderr, "the message lists the providers that are loaded"
+    assert "Stack backtrace" not in stderr and "stack backtrace" not in stderr, stderr
     assert not (tmp_path / "x.wav").exists()
 
 

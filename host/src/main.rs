@@ -145,7 +145,19 @@ enum KeysAction {
     Hash,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The message and its causes, without the backtrace that anyhow's Debug output
+            // adds when RUST_BACKTRACE is set: these are errors for the user, not crashes.
+            eprintln!("Error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let mut config = load_config(cli.config.as_deref())?;
