@@ -257,3 +257,19 @@ def test_sigterm_finishes_request_in_flight(start_gateway, openai_plugin, upstre
     assert probe(response.body, "wav").decode_errors == ""
     assert status == 0, f"the gateway exited with status {status}"
     assert "gateway stopped" in gateway.stderr()
+
+
+def test_start_warns_of_routes_to_missing_providers(start_gateway, openai_plugin):
+    broken = (
+        '[routes.stale]\ncandidates = ["openai:tts-1", "gone:model", "openai:no-such-model"]\n\n'
+        '[voices.lost]\nopenai = "nobody"\ngone = "x"\n'
+    )
+    gateway = start_gateway([openai_plugin], GatewaySettings(extra_toml=broken))
+
+    log = gateway.stderr()
+    assert "[routes.stale] entry `gone:model`: provider `gone` is not loaded" in log, log
+    assert "[routes.stale] entry `openai:no-such-model`: provider `openai` has no model `no-such-model`" in log, log
+    assert "[voices.lost]: provider `openai` has no voice `nobody`" in log, log
+    assert "[voices.lost]: provider `gone` is not loaded" in log, log
+    assert "entry `openai:tts-1`" not in log, "a valid entry is not reported"
+    assert gateway.speech(speech_body(model="stale", input="Still served.")).status == 200

@@ -23,7 +23,7 @@ use crate::audio::join::{can_join, join};
 use crate::plugin::wit::{ProviderError, RateLimit};
 use crate::routing::{
     Admission, BreakerState, Candidate, CircuitBreaker, Disposition, ProviderCapacity, RetryBudget, backoff,
-    disposition, find_model, is_unhealthy, plan, split_text,
+    disposition, find_model, is_unhealthy, offers_voice, plan, split_text,
 };
 use crate::synthesis::AudioBody;
 use crate::upstream::UpstreamError;
@@ -608,6 +608,48 @@ fn log_plugin_set(set: &PluginSet, config: &Config) {
     if set.plugins.is_empty() {
         tracing::warn!(dir = %config.plugins.dir.display(), "no plugin loaded; every request will fail");
     }
+    for problem in routing_problems(set, config) {
+        tracing::warn!(%problem, "routing configuration names a provider, model or voice that is not loaded; requests skip it");
+    }
+}
+
+/// Lists the route and tier entries and voice aliases that name a provider, model or voice
+/// that is not loaded. Requests skip such entries, so the start log is where an operator
+/// learns of them.
+fn routing_problems(set: &PluginSet, config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let tiers = [("fast", &config.tiers.fast), ("standard", &config.tiers.standard), ("premium", &config.tiers.premium)];
+    let configured_tiers = tiers.iter().filter_map(|(name, entries)| entries.as_ref().map(|entries| (format!("tiers.{name}"), entries)));
+    let routes = config.routes.iter().map(|(name, route)| (format!("routes.{name}"), &route.candidates));
+    for (table, entries) in routes.chain(configured_tiers) {
+        for entry in entries {
+            let mut parts = entry.splitn(3, ':');
+            let provider = parts.next().unwrap_or_default();
+            let model = parts.next().filter(|model| !model.is_empty());
+            match set.plugins.get(provider) {
+                None => problems.push(format!("[{table}] entry `{entry}`: provider `{provider}` is not loaded")),
+                Some(plugin) => {
+                    if let Some(model) = model
+                        && find_model(plugin, model).is_none()
+                    {
+                        problems.push(format!("[{table}] entry `{entry}`: provider `{provider}` has no model `{model}`"));
+                    }
+                }
+            }
+        }
+    }
+    for (alias, voices) in &config.voices {
+        for (provider, voice) in voices {
+            match set.plugins.get(provider) {
+                None => problems.push(format!("[voices.{alias}]: provider `{provider}` is not loaded")),
+                Some(plugin) if !offers_voice(plugin, voice) => {
+                    problems.push(format!("[voices.{alias}]: provider `{provider}` has no voice `{voice}`"));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    problems
 }
 
 
