@@ -357,6 +357,11 @@ impl Config {
             }
         }
         for (id, provider) in &self.providers {
+            // Plugins treat an absent setting as "use the default", so an empty value would
+            // silently send requests to the provider's real host instead of the one intended.
+            if let Some((name, _)) = provider.settings.iter().find(|(_, value)| value.trim().is_empty()) {
+                bail!("providers.{id}.settings.{name} is empty; remove it to use the plugin's default, or give it a value");
+            }
             let limits = &provider.limits;
             if limits.memory_limit_mib == Some(0) || limits.call_timeout_ms == Some(0) || limits.max_concurrency == Some(0) {
                 bail!("providers.{id}.limits values must be greater than 0");
@@ -391,6 +396,12 @@ mod tests {
         let message = format!("{error:#}");
         assert!(message.contains("lisen"), "{message}");
         assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn empty_setting_is_rejected() {
+        let error = Config::parse("[providers.openai]\nsettings = { base-url = \"  \" }\n").unwrap_err().to_string();
+        assert!(error.contains("providers.openai.settings.base-url is empty"), "{error}");
     }
 
     #[test]
