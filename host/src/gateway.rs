@@ -22,7 +22,7 @@ use crate::plugin::{LoadReport, LoadedPlugin, Rejection, load_dir};
 use crate::audio::join::{can_join, join};
 use crate::plugin::wit::{ProviderError, RateLimit};
 use crate::routing::{
-    Admission, BreakerState, Candidate, CircuitBreaker, Disposition, ProviderCapacity, RetryBudget, backoff,
+    Admission, BreakerState, Candidate, CircuitBreaker, Disposition, ProviderCapacity, RetryBudget, RouteEntry, backoff,
     disposition, find_model, is_unhealthy, offers_voice, plan, split_text,
 };
 use crate::synthesis::AudioBody;
@@ -392,7 +392,8 @@ impl Gateway {
     /// Looks a key up in the cache, then joins or leads a flight of identical requests.
     async fn lookup(&self, candidate: &Candidate, key: &CacheKey, request: &SpeechRequest, client: &Client) -> Lookup {
         let cache = self.sink.cache.as_ref().expect("a cache key implies a cache");
-        let digest = key.digest();
+        // Only a miss needs the digest, to join a flight: a hit is served without it.
+        let mut digest = None;
         loop {
             match cache.get(key).await {
                 Ok(Some(hit)) => {
@@ -406,7 +407,8 @@ impl Gateway {
                     return Lookup::Miss;
                 }
             }
-            match self.sink.flights.join(&digest) {
+            let digest = digest.get_or_insert_with(|| key.digest());
+            match self.sink.flights.join(digest) {
                 Join::Leader(guard) => {
                     self.metrics().cache_lookups.get_or_create(&CacheLabels { result: "miss".into() }).inc();
                     return Lookup::Lead(guard);
@@ -623,9 +625,7 @@ fn routing_problems(set: &PluginSet, config: &Config) -> Vec<String> {
     let routes = config.routes.iter().map(|(name, route)| (format!("routes.{name}"), &route.candidates));
     for (table, entries) in routes.chain(configured_tiers) {
         for entry in entries {
-            let mut parts = entry.splitn(3, ':');
-            let provider = parts.next().unwrap_or_default();
-            let model = parts.next().filter(|model| !model.is_empty());
+            let RouteEntry { provider, model, .. } = RouteEntry::parse(entry);
             match set.plugins.get(provider) {
                 None => problems.push(format!("[{table}] entry `{entry}`: provider `{provider}` is not loaded")),
                 Some(plugin) => {

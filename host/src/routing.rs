@@ -11,7 +11,7 @@ use std::time::Duration;
 
 pub use breaker::{Admission, BreakerState, CircuitBreaker};
 pub use capacity::{CapacityError, ProviderCapacity};
-pub use plan::{Candidate, find_model, offers_voice, plan};
+pub use plan::{Candidate, RouteEntry, find_model, offers_voice, plan};
 pub use long_text::split_text;
 pub use retry::{RetryBudget, backoff};
 

@@ -216,13 +216,27 @@ pub fn plan(
 
 type Alias<'a> = Option<(&'a str, &'a std::collections::BTreeMap<String, String>)>;
 
-fn plan_route(set: &PluginSet, entries: &[String], voice: Option<&str>, alias: Alias<'_>) -> Plan {
-    let mut plan = Plan { candidates: Vec::new(), skipped: Vec::new(), direct: false };
-    for entry in entries {
+/// A route or tier entry, `provider[:model[:voice]]`; an empty part counts as absent.
+pub struct RouteEntry<'a> {
+    pub provider: &'a str,
+    pub model: Option<&'a str>,
+    pub voice: Option<&'a str>,
+}
+
+impl<'a> RouteEntry<'a> {
+    pub fn parse(entry: &'a str) -> Self {
         let mut parts = entry.splitn(3, ':');
         let provider = parts.next().unwrap_or_default();
         let model = parts.next().filter(|model| !model.is_empty());
-        let fixed_voice = parts.next().filter(|voice| !voice.is_empty());
+        let voice = parts.next().filter(|voice| !voice.is_empty());
+        Self { provider, model, voice }
+    }
+}
+
+fn plan_route(set: &PluginSet, entries: &[String], voice: Option<&str>, alias: Alias<'_>) -> Plan {
+    let mut plan = Plan { candidates: Vec::new(), skipped: Vec::new(), direct: false };
+    for entry in entries {
+        let RouteEntry { provider, model, voice: fixed_voice } = RouteEntry::parse(entry);
 
         let Some(plugin) = set.plugins.get(provider) else {
             plan.skipped.push(format!("{entry}: provider `{provider}` is not loaded"));
