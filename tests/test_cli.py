@@ -83,7 +83,8 @@ def test_say_unknown_provider_is_named(voxgate_bin, tmp_path, plugin_dir):
     assert result.returncode != 0
     assert "provider `nosuch` is not loaded" in stderr, stderr
     assert "test-tone" in stderr, "the message lists the providers that are loaded"
-    assert "Stack backtrace" not in stderr and "stack backtrace" not in stderr, stderr
+    assert "Stack backtrace" not in stderr, stderr
+    assert "stack backtrace" not in stderr, stderr
     assert not (tmp_path / "x.wav").exists()
 
 

@@ -127,7 +127,8 @@ def test_unknown_voice_is_404(client, upstream):
     assert raised.value.body["detail"]["status"] == "voice_not_found"
     message = raised.value.body["detail"]["message"]
     assert "any loaded provider" in message, "no single provider is blamed when no model narrows them"
-    assert "openai" in message and "test-tone" in message
+    assert "openai" in message
+    assert "test-tone" in message
     assert upstream.speech_requests() == []
 
 

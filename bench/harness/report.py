@@ -156,7 +156,7 @@ def write_json(path, result):
 
 
 def _floor_text(run):
-    """The bare proxy's figures beside a pass-through run, when the run measured them."""
+    """Return the bare proxy's figures for a pass-through run, or "" when the run did not measure them."""
     if not run.get("proxy"):
         return ""
     return f"; bare proxy {run['proxy']['requests_per_second']:.0f} req/s, {run['proxy_throughput_ratio']:.2f}x direct"

@@ -36,7 +36,7 @@ struct Cli {
 enum Command {
     /// Serve `POST /v1/audio/speech` with a fixed clip; prints `listening on http://ADDR`.
     Upstream(upstream::Options),
-    /// Forward requests to an upstream and its answers back, and nothing else: the floor
+    /// Forward requests to an upstream and its responses back, and nothing else: the floor
     /// for the gateway's pass-through figures.
     Proxy(proxy::Options),
     /// Measure the time to first byte of streamed speech responses, one request at a time per

@@ -142,9 +142,9 @@ impl AudioCache {
         }
     }
 
-    /// Whether the entry at `path` (see [`CacheKey::object_path`]) may still be served from
-    /// a copy in memory. The disk backend checks that its file exists and counts the use
-    /// for its eviction order; S3 relies on the memory tier's trust window.
+    /// Checks whether the entry at `path` (see [`CacheKey::object_path`]) may still be
+    /// served from a copy in memory. The disk backend checks that its file exists and counts
+    /// the use for its eviction order. S3 relies on the memory tier's trust window.
     fn still_holds(&self, path: &str) -> bool {
         match self {
             AudioCache::Disk(disk) => disk.still_holds(path),
@@ -194,7 +194,7 @@ impl TieredCache {
         Ok(found)
     }
 
-    /// Stores complete audio in the backend, then holds it in memory.
+    /// Stores complete audio in the backend, then keeps a copy in memory.
     pub async fn put(&self, key: &CacheKey, audio: &CachedAudio) -> Result<(), CacheError> {
         self.backend.put(key, audio).await?;
         self.memory.put(&key.object_path(), audio);

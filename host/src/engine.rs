@@ -26,8 +26,8 @@ const TABLES_PER_COMPONENT: u32 = 8;
 /// Memory kept mapped in a pooling slot between uses, so the next instance neither faults in
 /// fresh pages nor makes the kernel flush other cores' TLBs, as releasing pages with
 /// `madvise` does. With the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later) wasmtime resets only
-/// the pages an instance dirtied, so a slot keeps what a plugin touches (a few hundred KB)
-/// up to this bound. Measured on 2 cores: 8,500 pass-through requests per second against
+/// the pages an instance dirtied, so a slot keeps only what a plugin touched, up to this
+/// bound. Measured on 2 cores: 8,500 pass-through requests per second against
 /// 4,700 with 64 KiB kept and `madvise` for the rest.
 const KEEP_RESIDENT_BYTES: usize = 1024 * 1024;
 /// Without `PAGEMAP_SCAN` the whole kept region is cleared with `memset` at every release

@@ -180,7 +180,7 @@ fn run() -> anyhow::Result<()> {
                 let gateway = Arc::new(Gateway::start(&config)?);
                 // A wrong Redis URL shows at start, not at the first response.
                 if let Err(error) = gateway.usage().ping().await {
-                    tracing::warn!(error = %error, "the usage store does not answer; usage will not be recorded until it does");
+                    tracing::warn!(error = %error, "the usage store did not respond to a ping; usage is not recorded until it responds. Check usage.redis_url");
                 }
                 if config.plugins.watch_interval_ms > 0 {
                     reload::spawn_watcher(gateway.clone(), std::time::Duration::from_millis(config.plugins.watch_interval_ms));

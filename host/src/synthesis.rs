@@ -341,8 +341,8 @@ impl AudioStream {
         format: AudioFormat,
     ) -> Result<Self, SynthesisError> {
         let idle_timeout = upstream.config().idle_timeout();
-        // The first frame usually holds the signature on its own and is kept as it is;
-        // smaller frames are joined until it does.
+        // The first frame usually contains the whole signature and is kept as it is.
+        // Smaller frames are joined until the signature is complete.
         let mut head = Bytes::new();
         let mut finished = false;
         while head.len() < SIGNATURE_LEN {

@@ -6,11 +6,11 @@
 /// log line.
 pub fn excerpt(text: &str, max_chars: usize) -> String {
     let mut visible = text.chars().filter(|c| !c.is_control());
-    let mut kept: String = visible.by_ref().take(max_chars).collect();
+    let mut shown: String = visible.by_ref().take(max_chars).collect();
     if visible.next().is_some() {
-        kept.push('…');
+        shown.push('…');
     }
-    kept
+    shown
 }
 
 #[cfg(test)]

@@ -100,8 +100,8 @@ impl DiskCache {
         self.shared.ttl_seconds
     }
 
-    /// Whether the entry's file is still there, for a copy held in memory. A file deleted by
-    /// another process leaves the index; a file still there counts as used.
+    /// Checks that the entry's file still exists, before a copy in memory is served. A file
+    /// deleted by another process leaves the index, and a file still there counts as used.
     pub fn still_holds(&self, relative: &str) -> bool {
         // One `stat` of a recently read path: cheap enough for the async thread.
         let present = fs::symlink_metadata(self.shared.root.join(relative)).is_ok_and(|metadata| metadata.is_file());

@@ -46,7 +46,7 @@ impl Default for CacheConfig {
             dir: PathBuf::from("target/voxgate-cache/audio"),
             // 1 GiB fits about 10,000 clips of 30 s at 128 kbit/s mp3.
             max_bytes: 1024 * 1024 * 1024,
-            // 64 MiB holds about 1,300 clips of 50 KB, a few seconds of speech each.
+            // 64 MiB fits about 1,300 clips of 50 KB, a few seconds of speech each.
             memory_max_bytes: 64 * 1024 * 1024,
             // 30 days: long enough to absorb repeated prompts, short enough that a
             // provider's improved voices reach clients within a month.

@@ -6,7 +6,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 mod generated {
     // Exports are async so that a call can yield to tokio at every epoch tick instead of
-    // holding a worker thread; the contract imports no host functions of its own.
+    // holding a worker thread. The contract imports no host functions of its own.
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "plugin",

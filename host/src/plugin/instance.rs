@@ -28,7 +28,7 @@ pub struct PluginFault {
 ///
 /// Calls come in two forms. The async ones (`*_async`), which the request path uses, run on
 /// the caller's tokio task and yield at every epoch tick ([`crate::engine::EPOCH_TICK`]).
-/// A slow plugin so shares the worker threads instead of holding one. The blocking ones run
+/// A slow plugin therefore shares the worker threads instead of holding one. The blocking ones run
 /// to completion on the calling thread, for plugin loading and the conformance kit.
 /// Either way a call is interrupted once it has run for its budget of ticks.
 pub struct PluginInstance {
@@ -45,7 +45,7 @@ impl PluginInstance {
         Self::create(engine, limits, pre, true).await
     }
 
-    /// [`PluginInstance::new_async`] on the calling thread.
+    /// Creates the instance like [`PluginInstance::new_async`], on the calling thread.
     pub fn new(engine: &PluginEngine, limits: &PluginLimits, pre: &PluginPre<PluginState>) -> Result<Self, PluginFault> {
         block_on(Self::create(engine, limits, pre, false))
     }
@@ -107,12 +107,12 @@ impl PluginInstance {
         result.map_err(|error| self.fault(error))
     }
 
-    /// `describe` on the calling thread.
+    /// Calls `describe` on the calling thread.
     pub fn describe(&mut self, settings: &[Setting]) -> Result<Result<ProviderInfo, SettingsError>, PluginFault> {
         block_on(self.describe_async(settings, false))
     }
 
-    /// `synthesize` on the calling thread.
+    /// Calls `synthesize` on the calling thread.
     pub fn synthesize(
         &mut self,
         request: &SynthesisRequest,
@@ -121,7 +121,7 @@ impl PluginInstance {
         block_on(self.synthesize_async(request, settings, false))
     }
 
-    /// `resume` on the calling thread.
+    /// Calls `resume` on the calling thread.
     pub fn resume(&mut self, response: &HttpResponse) -> Result<Result<Step, ProviderError>, PluginFault> {
         block_on(self.resume_async(response, false))
     }

@@ -53,8 +53,8 @@ pub async fn usage(gateway: &Gateway, query: Option<&str>) -> Response<Body> {
             }
         }
     }
-    // Records are written in batches in the background; the answer includes every response
-    // finished before this request.
+    // Records are written in batches in the background. Flushing first makes the response
+    // include every response finished before this request.
     gateway.flush_usage().await;
     match gateway.usage().query(&filter).await {
         Ok(rows) => {

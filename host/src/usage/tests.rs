@@ -150,7 +150,7 @@ async fn writer_batches_lose_nothing(store: UsageStore) {
         let writer = writer.clone();
         tasks.push(tokio::spawn(async move {
             for n in 0..50u64 {
-                // Two hours and two clients, so a batch holds several buckets.
+                // Two hours and two clients, so a batch contains several buckets.
                 let at = LEAP_DAY + (n % 2) * HOUR;
                 let client = if task % 2 == 0 { "even" } else { "odd" };
                 writer.submit(record(at, client, "openai", "tts-1", 10));
