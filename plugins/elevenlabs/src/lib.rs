@@ -24,7 +24,7 @@ mod speech;
 mod timestamps;
 mod voice_path;
 
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 use voxgate_plugin_sdk::{
     Guest, HttpResponse, ProviderError, ProviderInfo, Setting, SettingsError, Step,
@@ -33,9 +33,13 @@ use voxgate_plugin_sdk::{
 
 use crate::speech::Pending;
 
-/// The kind of request this instance's synthesis sent last. The host creates one instance
-/// per synthesis, so this is that synthesis's state.
-static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
+thread_local! {
+    /// The kind of request this instance's synthesis sent last. The host creates one
+    /// instance per synthesis and calls it from one thread, so this is the synthesis's own
+    /// state. Per thread rather than global, so that unit tests running in parallel do not
+    /// share it.
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
 
 /// The ElevenLabs provider.
 pub struct ElevenLabs;
@@ -75,18 +79,11 @@ fn resume(response: &HttpResponse, pending: Option<Pending>) -> Result<Step, Pro
 }
 
 fn set_pending(pending: Option<Pending>) {
-    // A poisoned lock means an earlier call panicked; its state is replaced anyway.
-    let mut slot = PENDING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    *slot = pending;
+    PENDING.with(|slot| *slot.borrow_mut() = pending);
 }
 
 fn take_pending() -> Option<Pending> {
-    let mut slot = PENDING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    slot.take()
+    PENDING.with(|slot| slot.borrow_mut().take())
 }
 
 voxgate_plugin_sdk::export!(ElevenLabs);
