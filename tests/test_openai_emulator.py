@@ -3,6 +3,7 @@
 import base64
 import http.client
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -70,6 +71,27 @@ def test_cli_stops_on_sigterm(tmp_path, audio_tools):
 
     assert status == 0, f"emulator exited with {status} after SIGTERM; stderr:\n{emulator.server.stderr()}"
     assert "Traceback" not in emulator.server.stderr(), f"emulator printed a traceback:\n{emulator.server.stderr()}"
+
+
+def test_cli_stops_on_two_signals(tmp_path, audio_tools):
+    # A terminal's Ctrl-C reaches the emulator, and its parent then sends SIGTERM: the second
+    # signal can arrive while the first handler is still running.
+    # NOTE: the hang needs the two signals to overlap, so this catches it only on some runs.
+    folders = [tmp_path / f"emulator-{index}" for index in range(4)]
+    for folder in folders:
+        folder.mkdir()
+    emulators = [OpenAIEmulator(folder, "sk-two-signals") for folder in folders]
+    for emulator in emulators:
+        emulator.server.process.send_signal(signal.SIGINT)
+        emulator.server.process.send_signal(signal.SIGTERM)
+
+    for emulator in emulators:
+        try:
+            status = emulator.server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            emulator.server.process.kill()
+            pytest.fail("the emulator hung after SIGINT followed by SIGTERM")
+        assert status == 0, f"emulator exited with {status}; stderr:\n{emulator.server.stderr()}"
 
 
 def test_cli_rejects_non_loopback_host():
