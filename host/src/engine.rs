@@ -12,6 +12,9 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 
 use crate::config::EngineConfig;
 
+mod child;
+pub use child::{CompileArgs, compile_command, compile_in_child_processes};
+
 /// How often the epoch advances. A call's deadline is a number of these ticks, so a looping
 /// plugin is stopped within one tick of its budget.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -42,6 +45,8 @@ pub struct PluginEngine {
     pub limits: Arc<EngineConfig>,
     /// Whether instances come from the pooling allocator.
     pub pooling: bool,
+    /// The size of each memory slot in the pool, in MiB: the largest memory any plugin may have.
+    pub largest_memory_mib: u64,
 }
 
 /// Epoch ticks that make up a call budget.
@@ -55,26 +60,26 @@ impl PluginEngine {
     /// machine cannot reserve the pool (a low `ulimit -v`, for example), and starts the epoch
     /// ticker. `largest_memory_mib` sizes each slot of the memory pool.
     pub fn new(limits: &EngineConfig, largest_memory_mib: u64) -> anyhow::Result<Self> {
-        let largest_memory = usize::try_from(largest_memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
-        let (engine, pooling) = match Engine::new(&engine_config(limits, largest_memory, true)) {
+        let (engine, pooling) = match Engine::new(&engine_config(limits, largest_memory_mib, true)) {
             Ok(engine) => (engine, true),
             Err(error) => {
                 tracing::warn!(
                     error = %format!("{error:#}"),
                     "pooling allocator unavailable, falling back to on-demand allocation"
                 );
-                let engine = Engine::new(&engine_config(limits, largest_memory, false)).map_err(|error| {
+                let engine = Engine::new(&engine_config(limits, largest_memory_mib, false)).map_err(|error| {
                     anyhow::anyhow!("failed to create the WebAssembly engine: {error:#}")
                 })?;
                 (engine, false)
             }
         };
         start_epoch_ticker(&engine);
-        Ok(Self { engine, limits: Arc::new(limits.clone()), pooling })
+        Ok(Self { engine, limits: Arc::new(limits.clone()), pooling, largest_memory_mib })
     }
 }
 
-fn engine_config(limits: &EngineConfig, largest_memory: usize, pooling: bool) -> Config {
+fn engine_config(limits: &EngineConfig, largest_memory_mib: u64, pooling: bool) -> Config {
+    let largest_memory = usize::try_from(largest_memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -143,9 +148,10 @@ impl CompileCache {
     /// Loads a component from its bytes, from the cache when possible.
     pub fn load(
         &self,
-        engine: &Engine,
+        plugin_engine: &PluginEngine,
         bytes: &[u8],
     ) -> anyhow::Result<(Component, CompileSource, String)> {
+        let engine = &plugin_engine.engine;
         let digest = hex::encode(Sha256::digest(bytes));
         let Some(dir) = &self.dir else {
             let component = Component::new(engine, bytes)?;
@@ -164,6 +170,24 @@ impl CompileCache {
                     error = %format!("{error:#}"),
                     "ignoring unusable compiled-component cache entry"
                 ),
+            }
+        }
+
+        if let Some(executable) = child::compiler() {
+            // Compiling in a child process leaves none of the compiler's memory in this one.
+            match child::compile(executable, plugin_engine, bytes, &entry) {
+                // SAFETY: the child wrote the entry with an engine whose compatibility hash
+                // it checked against this engine's, and deserializing checks it again.
+                Ok(()) => match unsafe { Component::deserialize_file(engine, &entry) } {
+                    Ok(component) => return Ok((component, CompileSource::Compiled, digest)),
+                    Err(error) => tracing::warn!(
+                        entry = %entry.display(),
+                        error = %format!("{error:#}"),
+                        "a component compiled in a child process did not load; compiling it here"
+                    ),
+                },
+                // Invalid bytes fail here too, with the error the caller reports.
+                Err(error) => tracing::debug!(error = %format!("{error:#}"), "compiling in a child process failed; compiling here"),
             }
         }
 

@@ -67,6 +67,10 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compile one component from standard input into the compile cache. The gateway runs
+    /// this as a child process; it is not meant to be run by hand.
+    #[command(hide = true)]
+    CompileComponent(engine::CompileArgs),
     /// Run the HTTP gateway.
     Serve {
         /// Address to listen on, overriding server.listen.
@@ -160,6 +164,12 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    if let Command::CompileComponent(args) = &cli.command {
+        return engine::compile_command(args);
+    }
+    if let Ok(executable) = std::env::current_exe() {
+        engine::compile_in_child_processes(executable);
+    }
     let mut config = load_config(cli.config.as_deref())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -218,6 +228,7 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Conformance(args) => conformance::run(&config, &args),
         Command::Cache { command } => runtime.block_on(cache::cli::run(&config.cache, command)),
+        Command::CompileComponent(_) => unreachable!("handled before the configuration is read"),
     }
 }
 

@@ -153,7 +153,7 @@ fn load_file(
 ) -> Result<Loaded, String> {
     let bytes = std::fs::read(file).map_err(|error| format!("cannot read the file: {error}"))?;
     let (component, source, digest) = cache
-        .load(&engine.engine, &bytes)
+        .load(engine, &bytes)
         .map_err(|error| format!("not a valid WebAssembly component: {error:#}"))?;
 
     let forbidden = check_imports(&engine.engine, &component);
