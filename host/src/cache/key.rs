@@ -19,6 +19,8 @@
 //! Changing the encoding or the normalisation needs a new version byte, which makes every
 //! old entry a miss.
 
+use std::borrow::Cow;
+
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
@@ -98,7 +100,8 @@ pub(crate) fn is_provider_id(provider: &str) -> bool {
 
 /// Normalises text for the key: NFC, trimmed, whitespace runs collapsed to one space.
 pub fn normalize_text(text: &str) -> String {
-    let composed: String = text.nfc().collect();
+    // ASCII text is already in NFC, and most requests are ASCII.
+    let composed: Cow<'_, str> = if text.is_ascii() { Cow::Borrowed(text) } else { Cow::Owned(text.nfc().collect()) };
     let mut normalized = String::with_capacity(composed.len());
     for word in composed.split_whitespace() {
         if !normalized.is_empty() {
