@@ -138,6 +138,23 @@ def test_restart_uses_compile_cache(voxgate_bin, tmp_path, openai_plugin, emulat
     assert "compiled=Cached" in second.stderr(), second.stderr()
 
 
+def test_failed_child_compile_is_reported(voxgate_bin, tmp_path, openai_plugin, emulator, api_key):
+    # A regular file where the compile cache folder should be: the child process cannot
+    # store its output, so the gateway compiles the plugin itself and logs a warning.
+    workdir = tmp_path / "gateway"
+    workdir.mkdir()
+    (workdir / "compiled").write_text("not a folder", encoding="utf-8")
+    gateway = Gateway(voxgate_bin, workdir, [openai_plugin], emulator.url, api_key, GatewaySettings())
+    try:
+        assert gateway.provider("openai").get("configured") is True
+    finally:
+        gateway.stop()
+
+    log = gateway.stderr()
+    assert "compiling in a child process failed" in log, log
+    assert "check plugins.cache_dir" in log, log
+
+
 def test_first_party_plugins_all_load(voxgate_bin, tmp_path, openai_plugin):
     # Every component `make build` puts in the plugin folder must pass the host's checks,
     # the allowed-imports check among them.

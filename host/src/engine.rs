@@ -173,25 +173,30 @@ impl CompileCache {
             }
         }
 
-        if let Some(executable) = child::compiler() {
-            // Compiling in a child process leaves none of the compiler's memory in this one.
+        // Compiling in a child process leaves none of the compiler's memory in this one. Bytes
+        // that are not a component skip it: compiling here gives the error the caller reports.
+        let mut child_failure = None;
+        if let Some(executable) = child::compiler().filter(|_| child::is_component(bytes)) {
             match child::compile(executable, plugin_engine, bytes, &entry) {
                 // SAFETY: the child wrote the entry with an engine whose compatibility hash
                 // it checked against this engine's, and deserializing checks it again.
                 Ok(()) => match unsafe { Component::deserialize_file(engine, &entry) } {
                     Ok(component) => return Ok((component, CompileSource::Compiled, digest)),
-                    Err(error) => tracing::warn!(
-                        entry = %entry.display(),
-                        error = %format!("{error:#}"),
-                        "a component compiled in a child process did not load; compiling it here"
-                    ),
+                    Err(error) => child_failure = Some(format!("its output did not load: {error:#}")),
                 },
-                // Invalid bytes fail here too, with the error the caller reports.
-                Err(error) => tracing::debug!(error = %format!("{error:#}"), "compiling in a child process failed; compiling here"),
+                Err(error) => child_failure = Some(format!("{error:#}")),
             }
         }
-
         let compiled = engine.precompile_component(bytes)?;
+        if let Some(reason) = child_failure {
+            // The component is valid, so the child failed for another reason, and this
+            // process now keeps the compiler's memory.
+            tracing::warn!(
+                error = %reason,
+                "compiling in a child process failed, so the component was compiled in the gateway, which keeps more memory resident; check plugins.cache_dir"
+            );
+        }
+
         match write_atomically(dir, &entry, &compiled) {
             Ok(()) => {
                 drop(compiled);

@@ -230,6 +230,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "voxgate-emulator"
+    # Whether this request is in the server's in-flight count.
+    _counted = False
     # BaseHTTPRequestHandler writes the headers and the body in separate sends. With Nagle's
     # algorithm on, delayed ACKs then add about 40 ms to every keep-alive request.
     disable_nagle_algorithm = True
@@ -283,10 +285,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 return
             self.server.request_log.record(request)
             self.server.concurrency.enter()
+            self._counted = True
             try:
                 self.handle_api(request)
             finally:
-                self.server.concurrency.leave()
+                self._stop_counting()
         except ClientGone:
             self.close_connection = True
 
@@ -387,6 +390,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     # --- Response helpers ---
 
+    def _stop_counting(self):
+        """Take this request out of the in-flight count, once.
+
+        Responses call this just before writing their last bytes. A client may start its next
+        request as soon as those bytes arrive, before this handler's thread runs again, and the
+        finished request must not be counted beside it.
+        """
+        if self._counted:
+            self._counted = False
+            self.server.concurrency.leave()
+
     def send_json(self, status, value, headers=()):
         body = json.dumps(value).encode("utf-8")
         self.send_bytes(status, "application/json", body, headers)
@@ -399,11 +413,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self._end_headers_or_raise()
+        self._stop_counting()
         self._write(body)
 
     def send_empty(self, status):
         self.send_response(status)
         self.send_header("Content-Length", "0")
+        self._stop_counting()
         self._end_headers_or_raise()
 
     def start_chunked(self, status, content_type, headers=()):
@@ -419,6 +435,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self._write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def end_chunked(self):
+        self._stop_counting()
         self._write(b"0\r\n\r\n")
 
     def stream_chunked(self, status, content_type, body, headers=(), chunk_delay_s=None):

@@ -2,9 +2,9 @@
 //!
 //! Cranelift needs hundreds of megabytes to compile a large component (the local voice).
 //! glibc keeps part of that resident after it is freed, so a gateway that compiled its plugins
-//! at start would stay tens of megabytes larger while idle. `voxgate compile-component`, run
-//! as a child, compiles one component into the compile cache and exits, taking that memory
-//! with it; the gateway then maps the result from the cache like any cached entry.
+//! at start would stay tens of megabytes larger while idle. So `voxgate compile-component`,
+//! run as a child, compiles one component into the compile cache and exits, taking that
+//! memory with it. The gateway then maps the result from the cache like any cached entry.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -30,6 +30,12 @@ pub fn compile_in_child_processes(executable: PathBuf) {
 
 pub(super) fn compiler() -> Option<&'static Path> {
     COMPILER.get().map(PathBuf::as_path)
+}
+
+/// Checks the header of a component binary: the `\0asm` magic, then version 0x0d and layer 1.
+/// A core module or a damaged file fails this, and is compiled in-process only to report why.
+pub(super) fn is_component(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\0asm\x0d\x00\x01\x00")
 }
 
 /// Arguments of the hidden `compile-component` command. The component's bytes arrive on
