@@ -102,6 +102,33 @@ def test_plugins_lists_loaded_and_rejected(voxgate_bin, tmp_path, plugin_dir):
     assert "wasi:filesystem" in rejected[0]
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "does not start with the WebAssembly magic bytes"),
+        (b"MZ\x90\x00 not wasm at all", "does not start with the WebAssembly magic bytes"),
+        (b"\x00asm\x01\x00\x00\x00", "it is a core WebAssembly module"),
+        (b"\x00asm\x0d\x00\x01\x00\x07", "not a valid WebAssembly component"),
+    ],
+    ids=["empty", "not-wasm", "core-module", "truncated-component"],
+)
+def test_plugins_rejects_non_component_in_one_line(voxgate_bin, tmp_path, content, reason):
+    plugin_folder = tmp_path / "plugins"
+    plugin_folder.mkdir()
+    (plugin_folder / "broken.wasm").write_bytes(content)
+    config = write_config(tmp_path, plugin_folder)
+
+    result = run_voxgate(voxgate_bin, config, "plugins")
+
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    rejected = [line for line in lines if line.startswith("rejected")]
+    assert len(rejected) == 1, lines
+    assert "broken.wasm" in rejected[0], rejected
+    assert reason in rejected[0], rejected
+    assert lines[1:] == rejected, f"the reason spans more than one line: {lines}"
+
+
 def test_unknown_config_key_names_key_and_line(voxgate_bin, tmp_path, plugin_dir):
     config = write_config(tmp_path, plugin_dir, "\n[server]\nlisen = \"127.0.0.1:0\"\n")
     typo_line = config.read_text().splitlines().index('lisen = "127.0.0.1:0"') + 1

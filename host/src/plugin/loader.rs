@@ -152,6 +152,7 @@ fn load_file(
     file: &Path,
 ) -> Result<Loaded, String> {
     let bytes = std::fs::read(file).map_err(|error| format!("cannot read the file: {error}"))?;
+    check_header(&bytes)?;
     let (component, source, digest) = cache
         .load(engine, &bytes)
         .map_err(|error| format!("not a valid WebAssembly component: {error:#}"))?;
@@ -275,6 +276,21 @@ fn check_setting_names(info: &ProviderInfo, config: &ProviderConfig) -> Result<(
 fn list_or_none<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let names: Vec<&str> = names.collect();
     if names.is_empty() { "none".to_string() } else { names.join(", ") }
+}
+
+/// Rejects a file that is not a component by its first 8 bytes, with a one-line reason.
+/// The compiler's own message for a wrong header prints both headers as multi-line arrays.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err("not a WebAssembly component: the file does not start with the WebAssembly magic bytes `\\0asm`".to_string());
+    }
+    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+        return Err(
+            "not a WebAssembly component: it is a core WebAssembly module; build the plugin as a component (for Rust, the wasm32-wasip2 target)"
+                .to_string(),
+        );
+    }
+    Ok(())
 }
 
 fn file_stem(file: &Path) -> String {
