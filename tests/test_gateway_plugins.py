@@ -8,6 +8,9 @@ traps, `test-loop` never returns, `test-alloc` allocates until its memory limit,
 behaves well and returns a sine tone, 60 ms per character of text.
 """
 
+import time
+from pathlib import Path
+
 import pytest
 from openai import OpenAI
 
@@ -71,6 +74,28 @@ def test_broken_plugin_contained(gateway, upstream, provider_id):
     assert response.headers.get("x-request-id"), f"error response has no x-request-id: {response.headers}"
     follow_up = openai_request(gateway)
     assert follow_up.status == 200, f"the gateway failed a valid request after {provider_id} failed: {follow_up.describe()}"
+
+
+def epoch_thread_switches(gateway):
+    """Return how often the gateway's epoch ticker thread has been switched out."""
+    for task in Path(f"/proc/{gateway.server.process.pid}/task").iterdir():
+        if (task / "comm").read_text(encoding="ascii").strip() == "voxgate-epoch":
+            status = (task / "status").read_text(encoding="ascii").splitlines()
+            return sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+    raise AssertionError("the gateway has no voxgate-epoch thread")
+
+
+def test_epoch_ticker_sleeps_while_idle(gateway):
+    # No plugin instance is alive between requests, so the ticker parks instead of waking
+    # every 10 ms (about 100 times in the second watched here).
+    assert openai_request(gateway).status == 200
+    before = epoch_thread_switches(gateway)
+    time.sleep(1.0)
+    woken = epoch_thread_switches(gateway) - before
+
+    assert woken <= 5, f"the epoch ticker woke {woken} times in 1 s while the gateway was idle"
+    looping = plugin_speech(gateway, "test-loop")
+    assert looping.status == 500, f"a looping plugin must still be stopped after the ticker slept: {looping.describe()}"
 
 
 @pytest.mark.parametrize("provider_id", ["test-trap", "test-loop", "test-alloc"])

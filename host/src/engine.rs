@@ -2,7 +2,8 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -47,6 +48,8 @@ pub struct PluginEngine {
     pub pooling: bool,
     /// The size of each memory slot in the pool, in MiB: the largest memory any plugin may have.
     pub largest_memory_mib: u64,
+    /// Plugin instances alive, which the epoch ticker waits for while there are none.
+    pub instances: Arc<LiveInstances>,
 }
 
 /// Epoch ticks that make up a call budget.
@@ -73,8 +76,9 @@ impl PluginEngine {
                 (engine, false)
             }
         };
-        start_epoch_ticker(&engine);
-        Ok(Self { engine, limits: Arc::new(limits.clone()), pooling, largest_memory_mib })
+        let instances = Arc::new(LiveInstances::default());
+        start_epoch_ticker(&engine, instances.clone());
+        Ok(Self { engine, limits: Arc::new(limits.clone()), pooling, largest_memory_mib, instances })
     }
 }
 
@@ -109,19 +113,68 @@ fn engine_config(limits: &EngineConfig, largest_memory_mib: u64, pooling: bool) 
     config
 }
 
-/// Advances the engine's epoch every tick for as long as the engine lives.
-fn start_epoch_ticker(engine: &Engine) {
+/// How long an idle epoch ticker sleeps before it checks whether the engine still exists.
+const IDLE_TICKER_CHECK: Duration = Duration::from_secs(1);
+
+/// Counts the plugin instances alive, so that the epoch ticker runs only while plugin code may
+/// run. An idle gateway then has no thread waking up 100 times a second.
+#[derive(Default)]
+pub struct LiveInstances {
+    count: AtomicUsize,
+    ticker: OnceLock<std::thread::Thread>,
+}
+
+/// One live instance, counted until dropped.
+pub struct LiveInstance(Arc<LiveInstances>);
+
+impl LiveInstances {
+    /// Counts a new instance, waking the ticker when it is the only one.
+    pub fn enter(self: &Arc<Self>) -> LiveInstance {
+        if self.count.fetch_add(1, Ordering::SeqCst) == 0
+            && let Some(ticker) = self.ticker.get()
+        {
+            ticker.unpark();
+        }
+        LiveInstance(self.clone())
+    }
+
+    fn any(&self) -> bool {
+        self.count.load(Ordering::SeqCst) > 0
+    }
+}
+
+impl Drop for LiveInstance {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Advances the engine's epoch every tick while an instance is alive, for as long as the
+/// engine lives. With no instance alive the thread parks until [`LiveInstances::enter`]
+/// wakes it. An unpark that comes before the park is kept, so no wakeup is lost.
+fn start_epoch_ticker(engine: &Engine, instances: Arc<LiveInstances>) {
     let weak = engine.weak();
-    std::thread::Builder::new()
+    let handle = std::thread::Builder::new()
         .name("voxgate-epoch".to_string())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
+        .spawn({
+            let instances = instances.clone();
+            move || {
+                while let Some(engine) = weak.upgrade() {
+                    let busy = instances.any();
+                    if busy {
+                        engine.increment_epoch();
+                    }
+                    drop(engine);
+                    if busy {
+                        std::thread::sleep(EPOCH_TICK);
+                    } else {
+                        std::thread::park_timeout(IDLE_TICKER_CHECK);
+                    }
+                }
             }
         })
         .expect("failed to spawn the epoch ticker thread");
+    let _ = instances.ticker.set(handle.thread().clone());
 }
 
 /// Compiles components, reusing earlier compilations stored on disk.

@@ -14,7 +14,7 @@ use super::bindings::wit::{
     SynthesisRequest,
 };
 use crate::config::PluginLimits;
-use crate::engine::{PluginEngine, deadline_ticks};
+use crate::engine::{LiveInstance, PluginEngine, deadline_ticks};
 
 /// A plugin failed in a way that is its own fault, not the provider's: it trapped, ran past
 /// its time budget, ran out of memory, or could not be instantiated.
@@ -37,6 +37,8 @@ pub struct PluginInstance {
     deadline_ticks: u64,
     call_timeout: Duration,
     memory_limit_mib: u64,
+    /// Keeps the epoch ticker running while this instance exists.
+    _live: LiveInstance,
 }
 
 impl PluginInstance {
@@ -51,6 +53,7 @@ impl PluginInstance {
     }
 
     async fn create(engine: &PluginEngine, limits: &PluginLimits, pre: &PluginPre<PluginState>, yields: bool) -> Result<Self, PluginFault> {
+        let live = engine.instances.enter();
         let deadline_ticks = deadline_ticks(limits.call_timeout());
         let mut store = Store::new(&engine.engine, PluginState::new(limits.memory_limit_bytes()));
         store.limiter(|state| state.limiter());
@@ -73,6 +76,7 @@ impl PluginInstance {
             deadline_ticks,
             call_timeout: limits.call_timeout(),
             memory_limit_mib: limits.memory_limit_mib,
+            _live: live,
         })
     }
 
