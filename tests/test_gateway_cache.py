@@ -193,23 +193,28 @@ def test_usage_and_cost(gateway, upstream):
     # Spaces, punctuation, an emoji sequence of five code points and a combining accent:
     # OpenAI bills characters, which voxgate counts as Unicode code points.
     text = "Count every character: spaces, punctuation, \U0001F469\u200D\U0001F469\u200D\U0001F467 and e\u0301 too!"
-    gateway.speech(speech_body(input=text))
-    gateway.speech(speech_body(input=text))
 
-    deadline = time.monotonic() + 10
-    rows = []
-    while time.monotonic() < deadline:
-        rows = usage_rows(gateway, "?provider=openai")
-        if rows and rows[0]["requests"] == 2:
-            break
-        time.sleep(0.1)
-    assert len(rows) == 1, rows
-    row = rows[0]
-    assert row["requests"] == 2
+    def usage_after(requests):
+        deadline = time.monotonic() + 10
+        rows = []
+        while time.monotonic() < deadline:
+            rows = usage_rows(gateway, "?provider=openai")
+            if rows and rows[0]["requests"] == requests:
+                break
+            time.sleep(0.1)
+        assert len(rows) == 1, rows
+        return rows[0]
+
+    gateway.speech(speech_body(input=text))
+    miss = usage_after(1)
+    gateway.speech(speech_body(input=text))
+    row = usage_after(2)
+
     assert row["cache_hits"] == 1
     assert row["characters"] == len(text), "OpenAI bills every character once; the hit is free"
     assert row["cost_micro_usd"] == round(len(text) * TTS_1_PRICE)
-    assert row["audio_seconds"] > 1.0
+    assert miss["audio_seconds"] > 1.0
+    assert round(row["audio_seconds"] * 1000) == 2 * round(miss["audio_seconds"] * 1000), "the hit counts the same audio as the miss"
 
 
 def test_usage_survives_restart(start_gateway, openai_plugin, voxgate_bin, emulator, api_key, tmp_path, upstream):

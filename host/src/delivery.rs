@@ -72,6 +72,8 @@ pub struct Delivery {
     pub ttl_seconds: u64,
     /// The coalesced flight this response leads, woken when it ends.
     pub flight: Option<FlightGuard>,
+    /// The audio's playing time when already known, as for a cached clip.
+    pub audio_ms: Option<u64>,
 }
 
 /// The shared state that finishes deliveries.
@@ -104,7 +106,8 @@ impl DeliverySink {
         let characters = if hit { 0 } else { delivery.characters };
         // Price per million characters in dollars is price micro-dollars per character.
         let cost_micro_usd = (characters as f64 * delivery.price_per_million).round() as u64;
-        let audio_ms = duration_ms(&delivery.format, &audio).unwrap_or(0);
+        let known_ms = delivery.audio_ms.or_else(|| duration_ms(&delivery.format, &audio));
+        let audio_ms = known_ms.unwrap_or(0);
         self.metrics.characters.get_or_create(&labels).inc_by(characters);
         self.metrics.cost_micro_usd.get_or_create(&labels).inc_by(cost_micro_usd);
         self.metrics.audio_milliseconds.get_or_create(&labels).inc_by(audio_ms);
@@ -129,7 +132,8 @@ impl DeliverySink {
             u32::try_from(delivery.characters).ok(),
             now_unix(),
             delivery.ttl_seconds,
-        ));
+        )
+        .with_audio_ms(known_ms));
         // The flight stays open until the entry is stored, so that a request arriving in
         // between joins it instead of missing the cache and synthesizing again.
         let flight = delivery.flight.take();

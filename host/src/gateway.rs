@@ -280,6 +280,7 @@ impl Gateway {
                             cache_key,
                             ttl_seconds: request.cache.ttl_seconds.unwrap_or(self.config.cache.ttl_seconds),
                             flight,
+                            audio_ms: None,
                         });
                         return Ok(synthesized);
                     }
@@ -452,6 +453,7 @@ impl Gateway {
                 cache_key: None,
                 ttl_seconds: 0,
                 flight: None,
+                audio_ms: audio.audio_ms,
             }),
         }
     }

@@ -24,6 +24,10 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 
+use crate::audio::duration::duration_ms;
+use crate::audio::parse_container;
+use crate::plugin::wit::{AudioContainer, AudioFormat};
+
 const MAGIC: &[u8; 8] = b"VOXAUDIO";
 const VERSION: u16 = 1;
 /// Bytes before the two variable-length strings.
@@ -51,6 +55,10 @@ pub struct CachedAudio {
     pub expires_unix: u64,
     /// Characters the provider billed for the original synthesis, for accounting of hits.
     pub billed_characters: Option<u32>,
+    /// Playing time in milliseconds, read from the audio once so that hits need not read it
+    /// again. `None` when unknown: for a headerless container read back from storage, the
+    /// sample rate is only in the request.
+    pub audio_ms: Option<u64>,
 }
 
 impl CachedAudio {
@@ -70,8 +78,23 @@ impl CachedAudio {
             created_unix: now_unix,
             expires_unix: now_unix.saturating_add(ttl_seconds),
             billed_characters,
+            audio_ms: None,
         }
     }
+
+    /// Sets the playing time, when the caller has already read it.
+    pub fn with_audio_ms(mut self, audio_ms: Option<u64>) -> Self {
+        self.audio_ms = audio_ms;
+        self
+    }
+}
+
+/// Reads the playing time of a container that carries its own timing (mp3, wav, opus).
+fn self_timed_duration(container: &str, data: &[u8]) -> Option<u64> {
+    let container = parse_container(container)?;
+    let self_timed = matches!(container, AudioContainer::Mp3 | AudioContainer::Wav | AudioContainer::Opus);
+    let format = AudioFormat { container, sample_rate: None, bitrate: None };
+    if self_timed { duration_ms(&format, data) } else { None }
 }
 
 /// A reason that stored bytes are not a valid entry. Each case means the entry must not be
@@ -189,6 +212,7 @@ pub(crate) fn decode_entry(bytes: Bytes) -> Result<CachedAudio, EntryError> {
         return Err(EntryError::ChecksumMismatch);
     }
 
+    let audio_ms = self_timed_duration(&header.container, &data);
     Ok(CachedAudio {
         content_type: header.content_type,
         container: header.container,
@@ -196,6 +220,7 @@ pub(crate) fn decode_entry(bytes: Bytes) -> Result<CachedAudio, EntryError> {
         created_unix: header.created_unix,
         expires_unix: header.expires_unix,
         billed_characters: header.billed_characters,
+        audio_ms,
     })
 }
 
@@ -284,6 +309,18 @@ mod tests {
     fn round_trip_without_billing_and_audio() {
         let original = CachedAudio::new("audio/wav", "wav", Bytes::new(), None, 5, 5);
         assert_eq!(decode_entry(stored(&original)).unwrap(), original);
+    }
+
+    #[test]
+    fn decoding_reads_the_playing_time() {
+        // 100 MPEG-1 layer III frames at 128 kbit/s and 44.1 kHz: 417 bytes and 1,152 samples each.
+        let mut frame = vec![0u8; 417];
+        frame[..4].copy_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
+        let mp3 = CachedAudio::new("audio/mpeg", "mp3", Bytes::from(frame.repeat(100)), None, 5, 5);
+        let pcm = CachedAudio::new("audio/pcm", "pcm", Bytes::from(vec![0u8; 48_000]), None, 5, 5);
+
+        assert_eq!(decode_entry(stored(&mp3)).unwrap().audio_ms, Some(100 * 1152 * 1000 / 44_100));
+        assert_eq!(decode_entry(stored(&pcm)).unwrap().audio_ms, None, "pcm has no rate in its bytes");
     }
 
     #[test]
