@@ -129,6 +129,21 @@ def test_plugins_rejects_non_component_in_one_line(voxgate_bin, tmp_path, conten
     assert lines[1:] == rejected, f"the reason spans more than one line: {lines}"
 
 
+def test_plugins_escapes_control_characters_in_file_names(voxgate_bin, tmp_path):
+    plugin_folder = tmp_path / "plugins"
+    plugin_folder.mkdir()
+    (plugin_folder / "evil\nloaded   fake.wasm").write_bytes(b"not wasm")
+    config = write_config(tmp_path, plugin_folder)
+
+    result = run_voxgate(voxgate_bin, config, "plugins")
+
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert not any(line.startswith("loaded") for line in lines), f"a file name forged a line: {lines}"
+    assert len(lines) == 2, lines
+    assert lines[1].startswith("rejected evil\\nloaded   fake.wasm"), lines
+
+
 def test_unknown_config_key_names_key_and_line(voxgate_bin, tmp_path, plugin_dir):
     config = write_config(tmp_path, plugin_dir, "\n[server]\nlisen = \"127.0.0.1:0\"\n")
     typo_line = config.read_text().splitlines().index('lisen = "127.0.0.1:0"') + 1
@@ -165,9 +180,9 @@ def test_restart_uses_compile_cache(voxgate_bin, tmp_path, openai_plugin, emulat
     assert "compiled=Cached" in second.stderr(), second.stderr()
 
 
-def test_failed_child_compile_is_reported(voxgate_bin, tmp_path, openai_plugin, emulator, api_key):
-    # A regular file where the compile cache folder should be: the child process cannot
-    # store its output, so the gateway compiles the plugin itself and logs a warning.
+def test_unwritable_compile_cache_is_reported(voxgate_bin, tmp_path, openai_plugin, emulator, api_key):
+    # A regular file where the compile cache folder should be: no child process could store
+    # its output, so the gateway compiles the plugin itself and logs one warning.
     workdir = tmp_path / "gateway"
     workdir.mkdir()
     (workdir / "compiled").write_text("not a folder", encoding="utf-8")
@@ -178,8 +193,11 @@ def test_failed_child_compile_is_reported(voxgate_bin, tmp_path, openai_plugin, 
         gateway.stop()
 
     log = gateway.stderr()
-    assert "compiling in a child process failed" in log, log
-    assert "check plugins.cache_dir" in log, log
+    warnings = [line for line in log.splitlines() if "failed to store a compiled component" in line]
+    assert len(warnings) == 1, log
+    assert "openai.wasm" in warnings[0], "the warning names the plugin file"
+    assert "check plugins.cache_dir" in warnings[0], warnings[0]
+    assert "compiling in a child process failed" not in log, "no child should start when the cache folder cannot exist"
 
 
 def test_first_party_plugins_all_load(voxgate_bin, tmp_path, openai_plugin):

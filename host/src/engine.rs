@@ -198,10 +198,12 @@ impl CompileCache {
         Self { dir }
     }
 
-    /// Loads a component from its bytes, from the cache when possible.
+    /// Loads a component from its bytes, from the cache when possible. `name` names the
+    /// component in log lines, such as its file name.
     pub fn load(
         &self,
         plugin_engine: &PluginEngine,
+        name: &str,
         bytes: &[u8],
     ) -> anyhow::Result<(Component, CompileSource, String)> {
         let engine = &plugin_engine.engine;
@@ -228,8 +230,11 @@ impl CompileCache {
 
         // Compiling in a child process leaves none of the compiler's memory in this one. Bytes
         // that are not a component skip it: compiling here gives the error the caller reports.
+        // So does a cache folder that cannot be created, where the child could not store its
+        // output.
         let mut child_failure = None;
-        if let Some(executable) = child::compiler().filter(|_| child::is_component(bytes)) {
+        let child = child::compiler().filter(|_| child::is_component(bytes) && std::fs::create_dir_all(dir).is_ok());
+        if let Some(executable) = child {
             match child::compile(executable, plugin_engine, bytes, &entry) {
                 // SAFETY: the child wrote the entry with an engine whose compatibility hash
                 // it checked against this engine's, and deserializing checks it again.
@@ -241,35 +246,35 @@ impl CompileCache {
             }
         }
         let compiled = engine.precompile_component(bytes)?;
-        if let Some(reason) = child_failure {
-            // The component is valid, so the child failed for another reason, and this
-            // process now keeps the compiler's memory.
-            tracing::warn!(
-                error = %reason,
-                "compiling in a child process failed, so the component was compiled in the gateway, which keeps more memory resident; check plugins.cache_dir"
-            );
-        }
 
-        match write_atomically(dir, &entry, &compiled) {
+        let component = match write_atomically(dir, &entry, &compiled) {
             Ok(()) => {
                 drop(compiled);
                 // Mapped from the file, the code is paged in as it runs, instead of all of
                 // it staying resident as an in-memory copy (115 MB for the local voice).
                 // SAFETY: the entry was written from this engine's output a moment ago.
                 let component = unsafe { Component::deserialize_file(engine, &entry)? };
-                Ok((component, CompileSource::Compiled, digest))
+                if let Some(reason) = child_failure {
+                    tracing::warn!(
+                        file = %name,
+                        error = %reason,
+                        "compiling in a child process failed, so the component was compiled in the gateway, which keeps more memory resident"
+                    );
+                }
+                component
             }
             Err(error) => {
                 tracing::warn!(
+                    file = %name,
                     dir = %dir.display(),
                     error = %format!("{error:#}"),
-                    "failed to store a compiled component; the next start compiles it again"
+                    "failed to store a compiled component, so it was compiled in the gateway, which keeps more memory resident, and the next start compiles it again; check plugins.cache_dir"
                 );
                 // SAFETY: `compiled` was produced by this engine a moment ago.
-                let component = unsafe { Component::deserialize(engine, &compiled)? };
-                Ok((component, CompileSource::Compiled, digest))
+                unsafe { Component::deserialize(engine, &compiled)? }
             }
-        }
+        };
+        Ok((component, CompileSource::Compiled, digest))
     }
 }
 

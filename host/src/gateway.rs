@@ -30,6 +30,7 @@ use crate::upstream::UpstreamError;
 use futures_util::StreamExt;
 use crate::speech::{InvalidRequest, SpeakError, SpeechRequest, validate};
 use crate::synthesis::{Permits, SynthesisError, Synthesized, synthesize};
+use crate::text::escape_controls;
 use crate::upstream::UpstreamClient;
 
 /// The loaded plugins, replaced as a whole when plugins are reloaded.
@@ -585,7 +586,7 @@ fn log_plugin_set(set: &PluginSet, config: &Config) {
         tracing::info!(
             provider = %plugin.id(),
             version = %plugin.info.version,
-            file = %plugin.file.display(),
+            file = %escape_controls(&plugin.file.display().to_string()),
             models = %models.join(","),
             voices = plugin.info.voices.len(),
             compiled = ?plugin.source,
@@ -601,7 +602,7 @@ fn log_plugin_set(set: &PluginSet, config: &Config) {
     }
     for rejection in &set.rejected {
         tracing::error!(
-            file = %rejection.file.display(),
+            file = %escape_controls(&rejection.file.display().to_string()),
             reason = %rejection.reason,
             "rejected plugin"
         );

@@ -37,6 +37,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::audio::parse_container;
 use crate::config::Config;
+use crate::text::escape_controls;
 use crate::gateway::Gateway;
 use crate::speech::SpeechRequest;
 use crate::plugin::wit::AudioFormat;
@@ -341,7 +342,7 @@ fn list_plugins(config: &Config) -> anyhow::Result<()> {
             plugin.secrets.missing().map(|(name, why)| format!("{name} ({why})")).collect();
         println!(
             "loaded   {:<24} {} v{} models: {}{}",
-            plugin.file.file_name().unwrap_or_default().to_string_lossy(),
+            escape_controls(&plugin.file.file_name().unwrap_or_default().to_string_lossy()),
             plugin.id(),
             plugin.info.version,
             models.join(", "),
@@ -354,7 +355,7 @@ fn list_plugins(config: &Config) -> anyhow::Result<()> {
     for rejection in &report.rejected {
         println!(
             "rejected {:<24} {}",
-            rejection.file.file_name().unwrap_or_default().to_string_lossy(),
+            escape_controls(&rejection.file.file_name().unwrap_or_default().to_string_lossy()),
             rejection.reason
         );
     }

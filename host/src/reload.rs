@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::gateway::{Gateway, PluginSet};
 use crate::plugin::{Rejection, load_dir};
+use crate::text::escape_controls;
 
 /// The changes a reload made.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -64,13 +65,13 @@ pub fn reload(gateway: &Gateway) -> anyhow::Result<ReloadReport> {
 
     for id in &summary.loaded {
         let plugin = &next.plugins[id];
-        tracing::info!(provider = %id, version = %plugin.info.version, file = %plugin.file.display(), "plugin swapped in");
+        tracing::info!(provider = %id, version = %plugin.info.version, file = %escape_controls(&plugin.file.display().to_string()), "plugin swapped in");
     }
     for id in &summary.removed {
         tracing::info!(provider = %id, "plugin removed");
     }
     for rejection in &next.rejected {
-        tracing::error!(file = %rejection.file.display(), reason = %rejection.reason, "rejected plugin");
+        tracing::error!(file = %escape_controls(&rejection.file.display().to_string()), reason = %rejection.reason, "rejected plugin");
     }
     for id in &summary.kept_previous {
         tracing::warn!(provider = %id, "the new component failed its checks; the previous version keeps serving");

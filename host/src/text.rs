@@ -13,9 +13,23 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
     shown
 }
 
+/// Returns `text` with each control character written as an escape such as `\n`, so a name
+/// read from the file system prints on one line and cannot forge another log line.
+pub fn escape_controls(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
 #[cfg(test)]
 mod tests {
-    use super::excerpt;
+    use super::{escape_controls, excerpt};
 
     #[test]
     fn excerpt_cases() {
@@ -29,6 +43,19 @@ mod tests {
             ("", 5, ""),
         ] {
             assert_eq!(excerpt(text, max_chars), expected, "{text:?} cut to {max_chars}");
+        }
+    }
+
+    #[test]
+    fn escape_controls_cases() {
+        for (text, expected) in [
+            ("openai.wasm", "openai.wasm"),
+            ("evil\nINFO fake.wasm", "evil\\nINFO fake.wasm"),
+            ("tab\there\r", "tab\\there\\r"),
+            ("bell\u{7}", "bell\\u{7}"),
+            ("stimme-für-anna.wasm", "stimme-für-anna.wasm"),
+        ] {
+            assert_eq!(escape_controls(text), expected, "{text:?}");
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::allowed_hosts::AllowedHosts;
 use crate::config::{Config, PluginLimits, ProviderConfig};
 use crate::engine::{CompileCache, CompileSource, PluginEngine};
 use crate::secrets::SecretStore;
+use crate::text::escape_controls;
 
 /// A plugin that passed every check, ready to run syntheses.
 pub struct LoadedPlugin {
@@ -153,8 +154,9 @@ fn load_file(
 ) -> Result<Loaded, String> {
     let bytes = std::fs::read(file).map_err(|error| format!("cannot read the file: {error}"))?;
     check_header(&bytes)?;
+    let name = escape_controls(&file.file_name().unwrap_or_default().to_string_lossy());
     let (component, source, digest) = cache
-        .load(engine, &bytes)
+        .load(engine, &name, &bytes)
         .map_err(|error| format!("not a valid WebAssembly component: {error:#}"))?;
 
     let forbidden = check_imports(&engine.engine, &component);
