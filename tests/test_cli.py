@@ -107,10 +107,12 @@ def test_plugins_lists_loaded_and_rejected(voxgate_bin, tmp_path, plugin_dir):
     [
         (b"", "does not start with the WebAssembly magic bytes"),
         (b"MZ\x90\x00 not wasm at all", "does not start with the WebAssembly magic bytes"),
+        (b"\x00asm", "the file ends inside the 8-byte WebAssembly header"),
         (b"\x00asm\x01\x00\x00\x00", "it is a core WebAssembly module"),
+        (b"\x00asm\x02\x00\x00\x00", "its version and layer bytes are [02, 00, 00, 00]"),
         (b"\x00asm\x0d\x00\x01\x00\x07", "not a valid WebAssembly component"),
     ],
-    ids=["empty", "not-wasm", "core-module", "truncated-component"],
+    ids=["empty", "not-wasm", "magic-only", "core-module", "version-2", "truncated-component"],
 )
 def test_plugins_rejects_non_component_in_one_line(voxgate_bin, tmp_path, content, reason):
     plugin_folder = tmp_path / "plugins"

@@ -286,11 +286,19 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
     if !bytes.starts_with(b"\0asm") {
         return Err("not a WebAssembly component: the file does not start with the WebAssembly magic bytes `\\0asm`".to_string());
     }
-    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+    let Some(version) = bytes.get(4..8) else {
+        return Err("not a WebAssembly component: the file ends inside the 8-byte WebAssembly header".to_string());
+    };
+    if version == [1, 0, 0, 0] {
         return Err(
             "not a WebAssembly component: it is a core WebAssembly module; build the plugin as a component (for Rust, the wasm32-wasip2 target)"
                 .to_string(),
         );
+    }
+    if version != [0x0d, 0, 1, 0] {
+        return Err(format!(
+            "not a WebAssembly component: its version and layer bytes are {version:02x?}, where this host reads components with [0d, 00, 01, 00]"
+        ));
     }
     Ok(())
 }
