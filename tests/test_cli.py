@@ -114,7 +114,7 @@ def test_plugins_lists_loaded_and_rejected(voxgate_bin, tmp_path, plugin_dir):
     ],
     ids=["empty", "not-wasm", "magic-only", "core-module", "version-2", "truncated-component"],
 )
-def test_plugins_rejects_non_component_in_one_line(voxgate_bin, tmp_path, content, reason):
+def test_non_component_rejected_in_one_line(voxgate_bin, tmp_path, content, reason):
     plugin_folder = tmp_path / "plugins"
     plugin_folder.mkdir()
     (plugin_folder / "broken.wasm").write_bytes(content)
@@ -131,7 +131,7 @@ def test_plugins_rejects_non_component_in_one_line(voxgate_bin, tmp_path, conten
     assert lines[1:] == rejected, f"the reason spans more than one line: {lines}"
 
 
-def test_plugins_escapes_control_characters_in_file_names(voxgate_bin, tmp_path):
+def test_file_name_controls_escaped(voxgate_bin, tmp_path):
     plugin_folder = tmp_path / "plugins"
     plugin_folder.mkdir()
     (plugin_folder / "evil\nloaded   fake.wasm").write_bytes(b"not wasm")

@@ -138,7 +138,7 @@ impl LiveInstances {
         LiveInstance(self.clone())
     }
 
-    fn any(&self) -> bool {
+    fn any_alive(&self) -> bool {
         self.count.load(Ordering::SeqCst) > 0
     }
 }
@@ -160,7 +160,7 @@ fn start_epoch_ticker(engine: &Engine, instances: Arc<LiveInstances>) {
             let instances = instances.clone();
             move || {
                 while let Some(engine) = weak.upgrade() {
-                    let busy = instances.any();
+                    let busy = instances.any_alive();
                     if busy {
                         engine.increment_epoch();
                     }
@@ -228,12 +228,12 @@ impl CompileCache {
             }
         }
 
-        // Compiling in a child process leaves none of the compiler's memory in this one. Bytes
-        // that are not a component skip it: compiling here gives the error the caller reports.
-        // So does a cache folder that cannot be created, where the child could not store its
-        // output.
+        // Compiling in a child process leaves none of the compiler's memory in this one. A
+        // cache folder that cannot be created leaves the child nowhere to store its output, so
+        // then the component is compiled here. The loader has already checked the header, so
+        // invalid bytes reach the child only when the damage is past the header.
         let mut child_failure = None;
-        let child = child::compiler().filter(|_| child::is_component(bytes) && std::fs::create_dir_all(dir).is_ok());
+        let child = child::compiler().filter(|_| std::fs::create_dir_all(dir).is_ok());
         if let Some(executable) = child {
             match child::compile(executable, plugin_engine, bytes, &entry) {
                 // SAFETY: the child wrote the entry with an engine whose compatibility hash

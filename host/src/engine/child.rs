@@ -32,12 +32,6 @@ pub(super) fn compiler() -> Option<&'static Path> {
     COMPILER.get().map(PathBuf::as_path)
 }
 
-/// Checks the header of a component binary: the `\0asm` magic, then version 0x0d and layer 1.
-/// A core module or a damaged file fails this, and is compiled in-process only to report why.
-pub(super) fn is_component(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"\0asm\x0d\x00\x01\x00")
-}
-
 /// Arguments of the hidden `compile-component` command. The component's bytes arrive on
 /// standard input. Every option that shapes the engine is passed, so the child's engine
 /// produces code the parent's engine accepts; `--compatibility` double-checks it.
@@ -104,8 +98,9 @@ pub(super) fn compile(executable: &Path, engine: &PluginEngine, bytes: &[u8], en
         .spawn()
         .with_context(|| format!("failed to start {}", executable.display()))?;
 
-    // `compile_command` reads all of its input before it writes more than a one-line error,
-    // so writing first and reading the output afterwards cannot block both processes.
+    // Before it has read all of standard input, `compile_command` can write only the one-line
+    // error of a failed engine start, so writing first and reading the output afterwards
+    // cannot leave both processes waiting on a full pipe.
     let written = child.stdin.take().map(|mut stdin| stdin.write_all(bytes));
     let output = child.wait_with_output().context("failed to wait for the compiling process")?;
     if !output.status.success() {
